@@ -1,5 +1,20 @@
 //! The engine's runtime foundation: everything actors share.
 //!
-//! - [`msg`]: the fixed-size plain-data messages that cross shared memory and the
-//!   [`msg::ShmSafe`] marker trait that decides which types may live there.
+//! - [`msg`]: fixed-size plain-data messages and the [`msg::ShmSafe`] marker trait.
+//! - [`shm`]: shared-memory regions (create, attach, header checks).
+//! - [`ring`]: the SPSC mailbox ring and the broadcast ring for market data.
+//! - [`control`]: the control block (kill switch, actor slots, engine words).
+//! - [`telemetry`]: gauges actors publish for the cockpit, behind a [`seqlock`].
+//! - [`clock`], [`idle`], [`hist`]: time, idle strategies, latency histograms.
+//! - [`actor`]: the `Actor` trait and the one loop every actor runs.
+pub mod actor;
+pub mod clock;
+pub mod control;
+pub mod hist;
+pub mod idle;
 pub mod msg;
+pub mod ring;
+pub mod seqlock;
+pub mod shm;
+pub(crate) mod sync;
+pub mod telemetry;
