@@ -1,0 +1,73 @@
+import { useCallback, useRef } from 'react';
+import uPlot from 'uplot';
+import { fmtNs } from '../format';
+import type { HistInfo } from '../protocol';
+import { axis, FONT, UPlotChart } from './UPlotChart';
+
+const bars = uPlot.paths.bars!({ size: [0.85, 40], align: 0 });
+
+/** One latency histogram: bucket counts on log axes, with p50 / p99 / p99.9 marked. */
+export function HistChart({ hist, revision }: { hist: HistInfo | undefined; revision: number }) {
+  const data = useCallback((): uPlot.AlignedData => {
+    const b = hist?.buckets ?? [];
+    return [b.map((x) => x.le_ns), b.map((x) => (x.count > 0 ? x.count : null))];
+  }, [hist]);
+
+  const histRef = useRef(hist);
+  const makeOpts = useCallback(
+    (width: number, height: number): uPlot.Options => ({
+      width,
+      height,
+      legend: { show: false },
+      cursor: { show: false },
+      scales: {
+        x: { time: false, distr: 3, range: [100, 1e9] },
+        y: { distr: 3, range: (_u, _min, max) => [1, Math.max(10, (max ?? 10) * 2)] },
+      },
+      axes: [
+        axis({ space: 44, values: (_u, vals) => vals.map((v) => (v == null ? '' : fmtNs(v))) }),
+        axis({ size: 40, values: (_u, vals) => vals.map((v) => (v == null ? '' : compact(v))) }),
+      ],
+      series: [{}, { label: 'count', stroke: '#4cc9f0', fill: 'rgba(76,201,240,0.35)', paths: bars, points: { show: false } }],
+      hooks: {
+        draw: [
+          (u: uPlot) => {
+            const h = histRef.current;
+            if (!h || h.count === 0) return;
+            const ctx = u.ctx;
+            const marks: [number, string, string][] = [
+              [h.p50_ns, '#90be6d', 'p50'],
+              [h.p99_ns, '#f4a261', 'p99'],
+              [h.p999_ns, '#ef476f', 'p99.9'],
+            ];
+            ctx.save();
+            ctx.font = FONT.replace('11px', `${10 * devicePixelRatio}px`);
+            marks.forEach(([v, color, label], i) => {
+              if (!(v > 0)) return;
+              const x = u.valToPos(v, 'x', true);
+              ctx.strokeStyle = color;
+              ctx.fillStyle = color;
+              ctx.lineWidth = devicePixelRatio;
+              ctx.beginPath();
+              ctx.moveTo(x, u.bbox.top);
+              ctx.lineTo(x, u.bbox.top + u.bbox.height);
+              ctx.stroke();
+              ctx.fillText(label, x + 3 * devicePixelRatio, u.bbox.top + (10 + i * 11) * devicePixelRatio);
+            });
+            ctx.restore();
+          },
+        ],
+      },
+    }),
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+    [],
+  );
+  histRef.current = hist;
+  return <UPlotChart makeOpts={makeOpts} data={data} revision={revision} className="chart hist" />;
+}
+
+function compact(v: number): string {
+  if (v >= 1e6) return `${(v / 1e6).toFixed(0)}M`;
+  if (v >= 1e3) return `${(v / 1e3).toFixed(0)}k`;
+  return `${v}`;
+}

@@ -1,0 +1,100 @@
+import { fmtCount, fmtFixed, fmtInr, fmtPct } from '../format';
+import type { ExecutionInfo, StateFields } from '../protocol';
+import { Panel, Stat } from './common';
+
+/** NSE order-to-trade penalty slabs (exchange notice of 2020): OTR bounds and paise per order. */
+export const OTR_SLABS: { from: number; to: number; paise: number }[] = [
+  { from: 0, to: 50, paise: 0 },
+  { from: 50, to: 250, paise: 2 },
+  { from: 250, to: 500, paise: 10 },
+  { from: 500, to: 1000, paise: 15 },
+  { from: 1000, to: 2000, paise: 20 },
+  { from: 2000, to: Infinity, paise: 25 },
+];
+
+/** Position of an OTR on a scale where each slab gets equal width (0…1). */
+export function otrScale(otr: number): number {
+  if (!Number.isFinite(otr) || otr <= 0) return 0;
+  const n = OTR_SLABS.length;
+  for (let i = 0; i < n; i++) {
+    const s = OTR_SLABS[i];
+    if (otr < s.to) {
+      const span = Number.isFinite(s.to) ? s.to - s.from : s.from; // last slab: 2000…4000
+      return Math.min(1, (i + Math.min(1, (otr - s.from) / span)) / n);
+    }
+  }
+  return 1;
+}
+
+function OtrGauge({ e }: { e: ExecutionInfo | null }) {
+  const otr = e?.otr ?? 0;
+  const budget = e?.otr_budget ?? 0;
+  return (
+    <div className="otr" data-testid="otr">
+      <div className="otr-bar">
+        {OTR_SLABS.map((s, i) => (
+          <div key={i} className={`otr-slab slab-${i}`} title={`${s.from}–${Number.isFinite(s.to) ? s.to : '∞'}: ${s.paise} paise/order`}>
+            <span>{s.paise === 0 ? 'nil' : `${s.paise}p`}</span>
+          </div>
+        ))}
+        {budget > 0 && <div className="otr-budget" style={{ left: `${otrScale(budget) * 100}%` }} title="budget" />}
+        {e && <div className="otr-mark" style={{ left: `${otrScale(otr) * 100}%` }} />}
+      </div>
+      <div className="otr-ticks">
+        {[0, 50, 250, 500, 1000, 2000].map((t) => (
+          <span key={t} style={{ left: `${otrScale(t) * 100}%` }}>
+            {t}
+          </span>
+        ))}
+      </div>
+    </div>
+  );
+}
+
+export function ExecutionPanel({ s }: { s: StateFields | null }) {
+  const e = s?.execution ?? null;
+  const overBudget = e ? e.otr_budget > 0 && e.otr > e.otr_budget : false;
+  const tone = (x: number | undefined) => (x === undefined ? undefined : x > 0 ? 'good' : x < 0 ? 'bad' : undefined);
+  return (
+    <Panel title="Execution" className="execution" testId="panel-execution">
+      <div className="stat-grid">
+        <Stat label="NEV expected" value={fmtInr(e?.nev_expected_inr, { sign: true })} w={13} tone={tone(e?.nev_expected_inr)} />
+        <Stat label="NEV realised" value={fmtInr(e?.nev_realised_inr, { sign: true })} w={13} tone={tone(e?.nev_realised_inr)} />
+        <Stat label="fill rate" value={fmtPct(e?.fill_rate_pct)} w={8} testId="fill-rate" />
+        <Stat label="cancel rate" value={fmtPct(e?.cancel_rate_pct)} w={8} />
+        <Stat label="orders sent" value={fmtCount(e?.orders_sent)} w={9} testId="orders-sent" />
+        <Stat label="fills" value={fmtCount(e?.fills)} w={9} />
+        <Stat label="cancels" value={fmtCount(e?.cancels)} w={9} />
+        <Stat label="open orders" value={fmtCount(e?.open_orders)} w={9} testId="open-orders" />
+        <Stat label="position" value={fmtFixed(e?.position, 4)} w={11} testId="position" />
+      </div>
+      <div className="subhead">PnL</div>
+      <div className="pnl">
+        <div className="pnl-row">
+          <span>gross</span>
+          <span className={`num ${tone(e?.pnl_gross_inr) ?? ''}`}>{fmtInr(e?.pnl_gross_inr, { sign: true })}</span>
+        </div>
+        <div className="pnl-row">
+          <span>taxes &amp; fees</span>
+          <span className="num bad">{e ? fmtInr(-Math.abs(e.costs_inr)) : '—'}</span>
+        </div>
+        <div className="pnl-row total">
+          <span>net after taxes &amp; fees</span>
+          <span className={`num ${tone(e?.pnl_net_inr) ?? ''}`} data-testid="pnl-net">
+            {fmtInr(e?.pnl_net_inr, { sign: true })}
+          </span>
+        </div>
+      </div>
+      <div className="subhead">
+        Order-to-trade ratio
+        <span className={`otr-value ${overBudget ? 'bad' : ''}`} data-testid="otr-value">
+          {fmtFixed(e?.otr, 2)} <span className="muted">/ budget {fmtFixed(e?.otr_budget, 0)}</span>
+        </span>
+      </div>
+      <OtrGauge e={e} />
+      <div className="stats-row">
+        <Stat label="OTR penalty (today)" value={fmtInr(e?.otr_penalty_inr)} w={11} tone={e && e.otr_penalty_inr > 0 ? 'bad' : undefined} />
+      </div>
+    </Panel>
+  );
+}

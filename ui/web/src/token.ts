@@ -1,0 +1,37 @@
+// Where the control token comes from.
+//
+// The UI actor writes it into index.html (<meta name="cockpit-token">) only when the page is
+// requested from a loopback address with a loopback Host header; every other client gets an
+// empty meta and the operator pastes the token (kept in sessionStorage for this tab only).
+
+const KEY = 'cockpit-token';
+const TOKEN_RE = /^[0-9a-f]{32,128}$/;
+
+export function injectedToken(): string {
+  const meta = document.querySelector('meta[name="cockpit-token"]');
+  const v = meta?.getAttribute('content')?.trim() ?? '';
+  return TOKEN_RE.test(v) ? v : '';
+}
+
+export function getToken(): string {
+  const injected = injectedToken();
+  if (injected) return injected;
+  try {
+    const v = sessionStorage.getItem(KEY) ?? '';
+    return TOKEN_RE.test(v) ? v : '';
+  } catch {
+    return '';
+  }
+}
+
+/** Store a pasted token; returns an error message or null. */
+export function setPastedToken(text: string): string | null {
+  const v = text.trim().toLowerCase();
+  if (!TOKEN_RE.test(v)) return 'a token is 32 to 128 hex characters (see the token file)';
+  try {
+    sessionStorage.setItem(KEY, v);
+  } catch {
+    return 'this browser refuses sessionStorage';
+  }
+  return null;
+}
