@@ -1,0 +1,1 @@
+//! Sentinel (being built).
