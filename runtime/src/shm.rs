@@ -402,6 +402,18 @@ impl Region {
     /// Create a new region file (mode 0600, O_EXCL: fails with [`ShmError::AlreadyExists`] if
     /// the file exists) and write its header.
     pub fn create(dir: &ShmDir, file_name: &str, spec: RegionSpec) -> Result<Region, ShmError> {
+        Self::create_with(dir, file_name, spec, |_| {})
+    }
+
+    /// [`Region::create`], running `init_payload` on the zeroed payload before the header is
+    /// published, so that an attacher never sees a valid header over a half-initialised payload
+    /// (rings write their message-type record this way).
+    pub fn create_with(
+        dir: &ShmDir,
+        file_name: &str,
+        spec: RegionSpec,
+        init_payload: impl FnOnce(*mut u8),
+    ) -> Result<Region, ShmError> {
         spec.validate()?;
         let path = dir.file_path(file_name)?;
         let file = match OpenOptions::new()
@@ -437,7 +449,7 @@ impl Region {
                 .map_mut(&file)
         }
         .map_err(|e| io_err(&path, e))?;
-        Ok(Self::init(map, spec, Some(path)))
+        Ok(Self::init(map, spec, Some(path), init_payload))
     }
 
     /// Attach to the region if a valid one exists, else create it. Used on restarts: the
@@ -449,6 +461,18 @@ impl Region {
         file_name: &str,
         spec: RegionSpec,
     ) -> Result<Region, ShmError> {
+        Self::create_or_attach_with(dir, file_name, spec, |_| {})
+    }
+
+    /// [`Region::create_or_attach`] with an `init_payload` run only when the file is created
+    /// (see [`Region::create_with`]).
+    pub fn create_or_attach_with(
+        dir: &ShmDir,
+        file_name: &str,
+        spec: RegionSpec,
+        init_payload: impl FnOnce(*mut u8),
+    ) -> Result<Region, ShmError> {
+        let mut init_payload = Some(init_payload);
         // Bounded: a racing creator can make each step fail at most once or twice.
         for _ in 0..8 {
             match Self::attach(dir, file_name, spec) {
@@ -456,7 +480,13 @@ impl Region {
                 Err(AttachError::NotFound { .. }) => {}
                 Err(e) => return Err(e.into()),
             }
-            match Self::create(dir, file_name, spec) {
+            // The init runs at most once: only a successful create reaches it.
+            let created = Self::create_with(dir, file_name, spec, |p| {
+                if let Some(init) = init_payload.take() {
+                    init(p)
+                }
+            });
+            match created {
                 Ok(r) => return Ok(r),
                 Err(ShmError::AlreadyExists { .. }) => {
                     // Another process created it between our attach and create: give its
@@ -604,6 +634,14 @@ impl Region {
 
     /// An anonymous, zero-filled region for use between threads of one process (and tests).
     pub fn anonymous(spec: RegionSpec) -> Result<Region, ShmError> {
+        Self::anonymous_with(spec, |_| {})
+    }
+
+    /// [`Region::anonymous`] with an `init_payload` run before the header is published.
+    pub fn anonymous_with(
+        spec: RegionSpec,
+        init_payload: impl FnOnce(*mut u8),
+    ) -> Result<Region, ShmError> {
         spec.validate()?;
         let map = MmapOptions::new()
             .len(spec.file_bytes() as usize)
@@ -612,10 +650,15 @@ impl Region {
                 path: PathBuf::from("<anonymous>"),
                 source,
             })?;
-        Ok(Self::init(map, spec, None))
+        Ok(Self::init(map, spec, None, init_payload))
     }
 
-    fn init(mut map: MmapMut, spec: RegionSpec, path: Option<PathBuf>) -> Region {
+    fn init(
+        mut map: MmapMut,
+        spec: RegionSpec,
+        path: Option<PathBuf>,
+        init_payload: impl FnOnce(*mut u8),
+    ) -> Region {
         let base = map.as_mut_ptr();
         let created_ns = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -637,8 +680,11 @@ impl Region {
             (&raw mut (*header).owner_uid).write(our_uid());
             (&raw mut (*header).creator_pid).write(std::process::id());
             (&raw mut (*header).created_ns).write(created_ns);
-            (*header).initialised.store(INITIALISED, Ordering::Release);
         }
+        // Safety: the mapping is HEADER_BYTES + payload_bytes long (set_len/map_anon above).
+        init_payload(unsafe { base.add(HEADER_BYTES) });
+        // Safety: as above; this Release store publishes the header and the payload's init.
+        unsafe { (*header).initialised.store(INITIALISED, Ordering::Release) };
         Region {
             _map: map,
             base,

@@ -1,0 +1,443 @@
+//! Single-producer single-consumer ring: the mailbox between two actors.
+//!
+//! Protocol. Messages are numbered from 0; message `p` lives in slot `p mod N`, and the slot's
+//! `seq` word holds `p + 1` once message `p` is fully written (0 = never written).
+//! - Producer, message `p`: if `p − consumer_position ≥ N` the ring may be full: reload the
+//!   consumer's position (Acquire) and give up if it still is. Write the message, then store
+//!   `seq = p + 1` with Release. Then store its own persisted position `p + 1` (read only on
+//!   restart and by `pending`).
+//! - Consumer at position `c`: load `seq` of slot `c mod N` with Acquire; if it is `c + 1` the
+//!   message is complete (the Release/Acquire pair orders the payload before it), read it, then
+//!   store its position `c + 1` with Release, which tells the producer the slot is free.
+//!
+//! The consumer spins on the cache line that carries the data; the producer reads the consumer's
+//! line only when its cached copy says the ring is full.
+//!
+//! Restarts. Both positions persist in the ring. A restarted consumer resumes from its persisted
+//! position (committed after each pop or batch). A restarted producer resumes from its persisted
+//! position and then skips forward over slots whose `seq` already says "committed", in case it
+//! died between committing a slot and updating its position. A producer killed while writing a
+//! message never stored that slot's `seq`, so the consumer never reads the half-written message;
+//! the restarted producer writes that sequence number again.
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use super::{claim, release, Backing, Line, RingError, Slot, BLOCK_BYTES, MAX_CAPACITY};
+use crate::msg::ShmSafe;
+#[cfg(not(loom))]
+use crate::shm::{Region, RegionKind, RegionSpec, ShmDir};
+#[cfg(loom)]
+use crate::sync::AtomicU64;
+use crate::sync::Ordering;
+
+const PROD_OFF: usize = BLOCK_BYTES;
+const CONS_OFF: usize = 2 * BLOCK_BYTES;
+const SLOTS_OFF: usize = 3 * BLOCK_BYTES;
+
+/// The ring is full: the consumer has not freed a slot yet. Retry later (back-pressure).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("ring full")]
+pub struct Full;
+
+struct Shared<T> {
+    backing: Backing,
+    prod: *const Line,
+    cons: *const Line,
+    slots: *const Slot<T>,
+}
+
+// Safety: the pointers point into `backing`, which the Shared owns; everything they reach is
+// accessed through atomics or under the ring protocol that gives each slot one writer at a time.
+unsafe impl<T: Send> Send for Shared<T> {}
+// Safety: see Send.
+unsafe impl<T: Send> Sync for Shared<T> {}
+
+impl<T> Shared<T> {
+    fn prod(&self) -> &Line {
+        // Safety: points into the backing this Shared owns, valid and aligned for its lifetime.
+        unsafe { &*self.prod }
+    }
+
+    fn cons(&self) -> &Line {
+        // Safety: as `prod`.
+        unsafe { &*self.cons }
+    }
+}
+
+/// A single-producer single-consumer ring of `N` slots of `T`, in shared memory or anonymous.
+///
+/// The handle only opens the ring; [`Spsc::producer`] and [`Spsc::consumer`] take the sides
+/// (each at most once at a time across all processes).
+pub struct Spsc<T: ShmSafe, const N: usize> {
+    shared: Arc<Shared<T>>,
+    _n: PhantomData<[T; N]>,
+}
+
+impl<T: ShmSafe, const N: usize> Spsc<T, N> {
+    /// Compile-time check of the capacity (referenced by every constructor).
+    const CAPACITY_OK: () = assert!(
+        N.is_power_of_two() && N >= 2 && N <= MAX_CAPACITY,
+        "ring capacity must be a power of two between 2 and MAX_CAPACITY"
+    );
+    const MASK: u64 = N as u64 - 1;
+
+    /// The region spec of this ring type.
+    #[cfg(not(loom))]
+    pub fn spec() -> RegionSpec {
+        let () = Self::CAPACITY_OK;
+        let slot_size = core::mem::size_of::<Slot<T>>();
+        RegionSpec {
+            kind: RegionKind::Spsc,
+            capacity: N as u64,
+            slot_size: slot_size as u64,
+            payload_bytes: (SLOTS_OFF + N * slot_size) as u64,
+        }
+    }
+
+    #[cfg(not(loom))]
+    fn init_payload(payload: *mut u8) {
+        // Safety: the payload is at least SLOTS_OFF bytes, 4096-aligned, zeroed and not yet
+        // published to anyone (the header's `initialised` is stored after this).
+        unsafe { (payload as *mut super::RingMeta).write(super::RingMeta::of::<T>(N)) }
+    }
+
+    #[cfg(not(loom))]
+    fn from_region(region: Region) -> Self {
+        let base = region.payload_ptr();
+        // Safety: the region's payload is `spec().payload_bytes` long (checked by create or
+        // attach), 4096-aligned, so every offset below is in bounds and 64-byte aligned, and
+        // zeroed memory is a valid Line/Slot (atomics at 0, T: Pod).
+        let shared = unsafe {
+            Shared {
+                prod: base.add(PROD_OFF) as *const Line,
+                cons: base.add(CONS_OFF) as *const Line,
+                slots: base.add(SLOTS_OFF) as *const Slot<T>,
+                backing: Backing::Region(region),
+            }
+        };
+        Spsc {
+            shared: Arc::new(shared),
+            _n: PhantomData,
+        }
+    }
+
+    /// Create the ring file `name` in `dir` (fails if it exists).
+    #[cfg(not(loom))]
+    pub fn create(dir: &ShmDir, name: &str) -> Result<Self, RingError> {
+        let region = Region::create_with(dir, name, Self::spec(), Self::init_payload)?;
+        Ok(Self::from_region(region))
+    }
+
+    /// Attach to an existing ring file, checking its header and message type.
+    #[cfg(not(loom))]
+    pub fn attach(dir: &ShmDir, name: &str) -> Result<Self, RingError> {
+        let region = Region::attach(dir, name, Self::spec())?;
+        super::check_meta::<T>(&region, N)?;
+        Ok(Self::from_region(region))
+    }
+
+    /// Attach if the file exists (a restart: positions persist), else create it.
+    #[cfg(not(loom))]
+    pub fn create_or_attach(dir: &ShmDir, name: &str) -> Result<Self, RingError> {
+        let region = Region::create_or_attach_with(dir, name, Self::spec(), Self::init_payload)?;
+        super::check_meta::<T>(&region, N)?;
+        Ok(Self::from_region(region))
+    }
+
+    /// A ring in anonymous memory, for threads of one process.
+    #[cfg(not(loom))]
+    pub fn anonymous() -> Result<Self, RingError> {
+        let region = Region::anonymous_with(Self::spec(), Self::init_payload)?;
+        Ok(Self::from_region(region))
+    }
+
+    /// A ring on the heap built from loom's atomics (loom model checking only).
+    #[cfg(loom)]
+    pub fn anonymous() -> Result<Self, RingError> {
+        let () = Self::CAPACITY_OK;
+        struct Heap<T> {
+            prod: Box<Line>,
+            cons: Box<Line>,
+            slots: Box<[Slot<T>]>,
+        }
+        // Safety: only reached through Shared, whose protocol governs access.
+        unsafe impl<T> Send for Heap<T> {}
+        // Safety: as Send.
+        unsafe impl<T> Sync for Heap<T> {}
+        let line = || {
+            Box::new(Line {
+                pos: AtomicU64::new(0),
+                pid: AtomicU64::new(0),
+            })
+        };
+        let heap = Box::new(Heap {
+            prod: line(),
+            cons: line(),
+            slots: (0..N)
+                .map(|_| Slot {
+                    seq: AtomicU64::new(0),
+                    msg: crate::sync::UnsafeCell::new(T::zeroed()),
+                })
+                .collect(),
+        });
+        let shared = Shared {
+            prod: &*heap.prod as *const Line,
+            cons: &*heap.cons as *const Line,
+            slots: heap.slots.as_ptr(),
+            backing: Backing::Heap(heap),
+        };
+        Ok(Spsc {
+            shared: Arc::new(shared),
+            _n: PhantomData,
+        })
+    }
+
+    /// Number of slots.
+    pub const fn capacity(&self) -> usize {
+        N
+    }
+
+    /// Take the producer side, resuming the sequence where the previous producer stopped.
+    pub fn producer(&self) -> Result<Producer<T, N>, RingError> {
+        let sh = &self.shared;
+        claim(sh.prod(), &sh.backing.name(), "producer")?;
+        let consumer_pos = sh.cons().pos.load(Ordering::Acquire);
+        let mut pos = sh.prod().pos.load(Ordering::Acquire).max(consumer_pos);
+        // Skip slots committed after the last persisted position (died between the two
+        // stores). Bounded by N: at most N messages can be outstanding.
+        for _ in 0..N {
+            // Safety: index masked into 0..N; slots valid for the Shared's lifetime.
+            let slot = unsafe { &*sh.slots.add((pos & Self::MASK) as usize) };
+            if slot.seq.load(Ordering::Acquire) != pos + 1 {
+                break;
+            }
+            pos += 1;
+        }
+        if pos - consumer_pos > N as u64 {
+            release(sh.prod());
+            return Err(RingError::Corrupt {
+                ring: sh.backing.name(),
+                reason: format!(
+                    "producer position {pos} is more than {N} ahead of consumer position {consumer_pos}"
+                ),
+            });
+        }
+        sh.prod().pos.store(pos, Ordering::Release);
+        Ok(Producer {
+            slots: sh.slots,
+            prod: sh.prod,
+            cons: sh.cons,
+            pos,
+            cached_consumer_pos: consumer_pos,
+            shared: Arc::clone(sh),
+            _n: PhantomData,
+        })
+    }
+
+    /// Take the consumer side, resuming at the persisted position.
+    pub fn consumer(&self) -> Result<Consumer<T, N>, RingError> {
+        let sh = &self.shared;
+        claim(sh.cons(), &sh.backing.name(), "consumer")?;
+        let pos = sh.cons().pos.load(Ordering::Acquire);
+        Ok(Consumer {
+            slots: sh.slots,
+            prod: sh.prod,
+            cons: sh.cons,
+            pos,
+            shared: Arc::clone(sh),
+            _n: PhantomData,
+        })
+    }
+}
+
+/// The writing side of an [`Spsc`]. Dropping it frees the side for a successor.
+pub struct Producer<T: ShmSafe, const N: usize> {
+    // Copies of the Shared's pointers: one indirection less on the hot path.
+    slots: *const Slot<T>,
+    prod: *const Line,
+    cons: *const Line,
+    /// Sequence number of the next message.
+    pos: u64,
+    /// Last consumer position read; refreshed only when the ring looks full.
+    cached_consumer_pos: u64,
+    shared: Arc<Shared<T>>,
+    _n: PhantomData<[T; N]>,
+}
+
+// Safety: the producer side is owned by exactly one handle (claim), the pointers stay valid
+// through `shared`, and the protocol needs no thread affinity.
+unsafe impl<T: ShmSafe + Send, const N: usize> Send for Producer<T, N> {}
+
+impl<T: ShmSafe, const N: usize> Producer<T, N> {
+    const MASK: u64 = N as u64 - 1;
+
+    #[inline(always)]
+    fn slot(&self, pos: u64) -> &Slot<T> {
+        // Safety: the index is masked into 0..N and the slots live as long as `shared`.
+        unsafe { &*self.slots.add((pos & Self::MASK) as usize) }
+    }
+
+    /// Free slots, refreshing the cached consumer position only if fewer than `want` look free.
+    #[inline(always)]
+    fn free(&mut self, want: u64) -> u64 {
+        let n = N as u64;
+        let mut free = n - (self.pos - self.cached_consumer_pos);
+        if free < want {
+            // Safety: `cons` points into the backing kept alive by `shared`.
+            self.cached_consumer_pos = unsafe { &*self.cons }.pos.load(Ordering::Acquire);
+            free = n - (self.pos - self.cached_consumer_pos);
+        }
+        free
+    }
+
+    /// Write one message. Returns its sequence number, or [`Full`] (nothing written).
+    #[inline]
+    pub fn try_push(&mut self, msg: &T) -> Result<u64, Full> {
+        if self.free(1) == 0 {
+            return Err(Full);
+        }
+        let pos = self.pos;
+        let slot = self.slot(pos);
+        // Safety: the consumer has released this slot (position check above, Acquire), and no
+        // one reads it until `seq` says `pos + 1`; we are the only producer (claim).
+        slot.msg.with_mut(|p| unsafe { p.write(*msg) });
+        slot.seq.store(pos + 1, Ordering::Release);
+        self.pos = pos + 1;
+        // Safety: `prod` points into the backing kept alive by `shared`.
+        unsafe { &*self.prod }
+            .pos
+            .store(self.pos, Ordering::Release);
+        Ok(pos)
+    }
+
+    /// Write as many of `msgs` as fit, then publish them in order. Returns how many were
+    /// written (0 when full). The consumer may see them one by one.
+    #[inline]
+    pub fn push_batch(&mut self, msgs: &[T]) -> usize {
+        let n = (self.free(msgs.len() as u64) as usize).min(msgs.len());
+        let start = self.pos;
+        for (i, msg) in msgs[..n].iter().enumerate() {
+            // Safety: as in try_push: these n slots are free and unpublished.
+            self.slot(start + i as u64)
+                .msg
+                .with_mut(|p| unsafe { p.write(*msg) });
+        }
+        for i in 0..n as u64 {
+            self.slot(start + i)
+                .seq
+                .store(start + i + 1, Ordering::Release);
+        }
+        self.pos = start + n as u64;
+        // Safety: as in try_push.
+        unsafe { &*self.prod }
+            .pos
+            .store(self.pos, Ordering::Release);
+        n
+    }
+
+    /// Sequence number the next message will get.
+    pub fn next_seq(&self) -> u64 {
+        self.pos
+    }
+
+    /// Messages written but (as far as this side last looked) not yet consumed.
+    pub fn in_flight(&self) -> u64 {
+        self.pos - self.cached_consumer_pos
+    }
+}
+
+impl<T: ShmSafe, const N: usize> Drop for Producer<T, N> {
+    fn drop(&mut self) {
+        release(self.shared.prod());
+    }
+}
+
+/// The reading side of an [`Spsc`]. Dropping it frees the side for a successor.
+pub struct Consumer<T: ShmSafe, const N: usize> {
+    slots: *const Slot<T>,
+    prod: *const Line,
+    cons: *const Line,
+    /// Sequence number of the next message to read.
+    pos: u64,
+    shared: Arc<Shared<T>>,
+    _n: PhantomData<[T; N]>,
+}
+
+// Safety: as for Producer.
+unsafe impl<T: ShmSafe + Send, const N: usize> Send for Consumer<T, N> {}
+
+impl<T: ShmSafe, const N: usize> Consumer<T, N> {
+    const MASK: u64 = N as u64 - 1;
+
+    #[inline(always)]
+    fn slot(&self, pos: u64) -> &Slot<T> {
+        // Safety: the index is masked into 0..N and the slots live as long as `shared`.
+        unsafe { &*self.slots.add((pos & Self::MASK) as usize) }
+    }
+
+    #[inline(always)]
+    fn commit(&mut self, pos: u64) {
+        self.pos = pos;
+        // Safety: `cons` points into the backing kept alive by `shared`.
+        unsafe { &*self.cons }.pos.store(pos, Ordering::Release);
+    }
+
+    /// Read the next message, if one is published.
+    #[inline]
+    pub fn try_pop(&mut self) -> Option<T> {
+        let pos = self.pos;
+        let slot = self.slot(pos);
+        if slot.seq.load(Ordering::Acquire) != pos + 1 {
+            return None;
+        }
+        // Safety: seq == pos + 1 (Acquire) means the message is complete, and the producer will
+        // not touch this slot until our position passes it.
+        let msg = slot.msg.with(|p| unsafe { p.read() });
+        self.commit(pos + 1);
+        Some(msg)
+    }
+
+    /// Hand up to `max` published messages, in order, to `f(seq, &msg)` without copying them
+    /// out, then commit the position once. Returns how many were handled.
+    ///
+    /// If the process dies inside `f`, the whole batch is delivered again to the next consumer.
+    #[inline]
+    pub fn pop_batch(&mut self, max: usize, mut f: impl FnMut(u64, &T)) -> usize {
+        let start = self.pos;
+        let mut pos = start;
+        while pos - start < max as u64 {
+            let slot = self.slot(pos);
+            if slot.seq.load(Ordering::Acquire) != pos + 1 {
+                break;
+            }
+            // Safety: as in try_pop; the reference does not outlive the call, and the slot
+            // stays ours until the commit below.
+            slot.msg.with(|p| f(pos, unsafe { &*p }));
+            pos += 1;
+        }
+        if pos != start {
+            self.commit(pos);
+        }
+        (pos - start) as usize
+    }
+
+    /// Sequence number of the next message to read (= messages consumed so far).
+    pub fn position(&self) -> u64 {
+        self.pos
+    }
+
+    /// Messages published but not yet read (approximate: reads the producer's position).
+    pub fn pending(&self) -> u64 {
+        // Safety: `prod` points into the backing kept alive by `shared`.
+        unsafe { &*self.prod }
+            .pos
+            .load(Ordering::Acquire)
+            .saturating_sub(self.pos)
+    }
+}
+
+impl<T: ShmSafe, const N: usize> Drop for Consumer<T, N> {
+    fn drop(&mut self) {
+        release(self.shared.cons());
+    }
+}
