@@ -1,0 +1,372 @@
+//! Append-only order journal and crash recovery.
+//!
+//! Every state change of every order is one fixed-size record: a record
+//! marker, a CRC-32 of the payload, and the payload, an [`OrderEvent`] (plain
+//! data, 128 bytes). Execution emits each record *before* the action it
+//! describes reaches the venue (the intent before the send), so after a crash
+//! the journal knows every order that might be live.
+//!
+//! A crash can leave a torn last record (partly written). Recovery reads
+//! records until the first one that is short or fails its marker or CRC, and
+//! ignores the rest; [`Journal::open`] truncates the file there so new records
+//! stay aligned. Each record is written with one `write` call, so it survives
+//! a crash of the process; surviving a crash of the machine needs an fsync,
+//! whose frequency [`FsyncPolicy`] sets.
+//!
+//! File layout: a 16-byte header (`EXJRNL01`, record size, low 32 bits of
+//! [`runtime::msg::layout_hash`]), then records.
+
+use runtime::msg::{order_event_kind as oek, side, OrderEvent, PRICE_SCALE};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use thiserror::Error;
+
+/// Journal-only record kinds (beyond [`runtime::msg::order_event_kind`]).
+pub mod jkind {
+    /// Execution decided to send this order (written before the send).
+    pub const INTENT: u8 = 100;
+    /// Reconciliation corrected the position: `fill_qty_e8` = signed change,
+    /// `fill_price_e8` = the mark used.
+    pub const POSITION_FIX: u8 = 101;
+    /// Reconciliation finished; quoting may resume.
+    pub const RECONCILED: u8 = 102;
+    /// Reconciliation found the order gone at the venue (filled or cancelled
+    /// while we were down); it is closed locally.
+    pub const GONE: u8 = 103;
+}
+
+const FILE_MAGIC: [u8; 8] = *b"EXJRNL01";
+const HEADER_LEN: usize = 16;
+const RECORD_MARKER: u32 = 0x4345_524A; // "JREC" little-endian
+const PAYLOAD_LEN: usize = core::mem::size_of::<OrderEvent>();
+/// Bytes per record: marker, CRC, payload.
+pub const RECORD_LEN: usize = 8 + PAYLOAD_LEN;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum FsyncPolicy {
+    /// fsync after every record (slowest, survives power loss record by record).
+    EveryRecord,
+    /// fsync when at least this many ms passed since the last one.
+    EveryMs(u64),
+    /// Never fsync (the OS writes back; survives process crashes only).
+    #[default]
+    Never,
+}
+
+#[derive(Debug, Error)]
+pub enum JournalError {
+    #[error("journal {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("journal {path}: not an order journal of this build (bad header); move it aside or point the journal elsewhere")]
+    BadHeader { path: PathBuf },
+}
+
+/// Where an open order stood when the journal ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RecoveredOrderState {
+    /// Only the intent was journaled: it may or may not have been sent.
+    Intent,
+    Sent,
+    Accepted,
+    Open,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RecoveredOrder {
+    pub client_order_id: u64,
+    pub venue_order_id: u64,
+    pub side: u8,
+    pub price_e8: i64,
+    pub qty_e8: i64,
+    pub leaves_qty_e8: i64,
+    pub filled_qty_e8: i64,
+    pub placed_ns: u64,
+    pub ltp_e8: i64,
+    pub state: RecoveredOrderState,
+    pub cancel_sent: bool,
+    pub modifications: u32,
+}
+
+/// What the journal says, rebuilt by replaying it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RecoveredState {
+    /// Orders that may still be live, by client order id.
+    pub open_orders: Vec<RecoveredOrder>,
+    pub position_e8: i64,
+    /// Cash from fills (currency e8; buys negative).
+    pub cash_e8: i128,
+    /// First client order id not used yet.
+    pub next_client_order_id: u64,
+    /// Highest event sequence seen.
+    pub last_seq: u64,
+    /// Valid records replayed.
+    pub records: u64,
+    /// Fills replayed.
+    pub fills: u64,
+    /// Bytes after the last valid record (a torn tail), ignored.
+    pub ignored_tail_bytes: u64,
+    /// True when a full-size invalid record was found (damage, not a torn
+    /// write at the end): everything after it was ignored too.
+    pub damaged: bool,
+}
+
+/// The open journal file.
+#[derive(Debug)]
+pub struct Journal {
+    file: File,
+    path: PathBuf,
+    policy: FsyncPolicy,
+    last_sync_ns: u64,
+    unsynced: bool,
+    buf: [u8; RECORD_LEN],
+    records_written: u64,
+}
+
+fn header() -> [u8; HEADER_LEN] {
+    let mut h = [0u8; HEADER_LEN];
+    h[..8].copy_from_slice(&FILE_MAGIC);
+    h[8..12].copy_from_slice(&(RECORD_LEN as u32).to_le_bytes());
+    h[12..16].copy_from_slice(&(runtime::msg::layout_hash() as u32).to_le_bytes());
+    h
+}
+
+impl Journal {
+    /// Open (or create) the journal at `path`, replay it, cut a torn tail, and
+    /// position for appending.
+    pub fn open(
+        path: &Path,
+        policy: FsyncPolicy,
+    ) -> Result<(Journal, RecoveredState), JournalError> {
+        let io = |source| JournalError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .map_err(io)?;
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes).map_err(io)?;
+        let (state, valid_len) = if bytes.is_empty() {
+            file.write_all(&header()).map_err(io)?;
+            file.sync_all().map_err(io)?;
+            (
+                RecoveredState {
+                    next_client_order_id: 1,
+                    ..Default::default()
+                },
+                HEADER_LEN as u64,
+            )
+        } else {
+            replay(&bytes, path)?
+        };
+        if (bytes.len() as u64) > valid_len {
+            file.set_len(valid_len).map_err(io)?;
+            file.sync_all().map_err(io)?;
+        }
+        file.seek(SeekFrom::Start(valid_len)).map_err(io)?;
+        let j = Journal {
+            file,
+            path: path.to_path_buf(),
+            policy,
+            last_sync_ns: 0,
+            unsynced: false,
+            buf: [0; RECORD_LEN],
+            records_written: 0,
+        };
+        Ok((j, state))
+    }
+
+    /// Replay a journal without modifying it.
+    pub fn recover(path: &Path) -> Result<RecoveredState, JournalError> {
+        let bytes = std::fs::read(path).map_err(|source| JournalError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Ok(replay(&bytes, path)?.0)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn records_written(&self) -> u64 {
+        self.records_written
+    }
+
+    /// Append one record (one `write` call; fsync per policy).
+    pub fn append(&mut self, ev: &OrderEvent, now_ns: u64) -> Result<(), JournalError> {
+        let payload = bytemuck::bytes_of(ev);
+        self.buf[..4].copy_from_slice(&RECORD_MARKER.to_le_bytes());
+        self.buf[4..8].copy_from_slice(&crc32fast::hash(payload).to_le_bytes());
+        self.buf[8..].copy_from_slice(payload);
+        let path = &self.path;
+        self.file
+            .write_all(&self.buf)
+            .map_err(|source| JournalError::Io {
+                path: path.clone(),
+                source,
+            })?;
+        self.records_written += 1;
+        self.unsynced = true;
+        match self.policy {
+            FsyncPolicy::EveryRecord => self.sync(now_ns),
+            FsyncPolicy::EveryMs(_) => self.sync_if_due(now_ns),
+            FsyncPolicy::Never => Ok(()),
+        }
+    }
+
+    /// For `EveryMs`: fsync if the interval passed (call from the actor's tick too,
+    /// so a quiet period still gets its last records synced).
+    pub fn sync_if_due(&mut self, now_ns: u64) -> Result<(), JournalError> {
+        if let FsyncPolicy::EveryMs(ms) = self.policy {
+            if self.unsynced && now_ns.saturating_sub(self.last_sync_ns) >= ms * 1_000_000 {
+                return self.sync(now_ns);
+            }
+        }
+        Ok(())
+    }
+
+    pub fn sync(&mut self, now_ns: u64) -> Result<(), JournalError> {
+        let path = &self.path;
+        self.file.sync_data().map_err(|source| JournalError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        self.last_sync_ns = now_ns;
+        self.unsynced = false;
+        Ok(())
+    }
+}
+
+/// Replay `bytes`; returns the state and the length of the valid prefix.
+fn replay(bytes: &[u8], path: &Path) -> Result<(RecoveredState, u64), JournalError> {
+    if bytes.len() < HEADER_LEN || bytes[..HEADER_LEN] != header() {
+        return Err(JournalError::BadHeader {
+            path: path.to_path_buf(),
+        });
+    }
+    let mut st = RecoveredState {
+        next_client_order_id: 1,
+        ..Default::default()
+    };
+    let mut open: BTreeMap<u64, RecoveredOrder> = BTreeMap::new();
+    let mut off = HEADER_LEN;
+    while off < bytes.len() {
+        let rest = &bytes[off..];
+        if rest.len() < RECORD_LEN {
+            break;
+        }
+        let marker = u32::from_le_bytes(rest[..4].try_into().expect("4 bytes"));
+        let crc = u32::from_le_bytes(rest[4..8].try_into().expect("4 bytes"));
+        let payload = &rest[8..RECORD_LEN];
+        if marker != RECORD_MARKER || crc32fast::hash(payload) != crc {
+            st.damaged = rest.len() >= 2 * RECORD_LEN;
+            break;
+        }
+        let ev: OrderEvent = bytemuck::pod_read_unaligned(payload);
+        apply(&mut st, &mut open, &ev);
+        st.records += 1;
+        off += RECORD_LEN;
+    }
+    st.ignored_tail_bytes = (bytes.len() - off) as u64;
+    st.open_orders = open.into_values().collect();
+    Ok((st, off as u64))
+}
+
+fn apply(st: &mut RecoveredState, open: &mut BTreeMap<u64, RecoveredOrder>, ev: &OrderEvent) {
+    let cid = ev.client_order_id;
+    st.last_seq = st.last_seq.max(ev.seq);
+    if cid != 0 {
+        st.next_client_order_id = st.next_client_order_id.max(cid + 1);
+    }
+    let new_order = |state| RecoveredOrder {
+        client_order_id: cid,
+        venue_order_id: ev.venue_order_id,
+        side: ev.side,
+        price_e8: ev.price_e8,
+        qty_e8: ev.qty_e8,
+        leaves_qty_e8: ev.qty_e8,
+        filled_qty_e8: 0,
+        placed_ns: ev.request_sent_ns,
+        ltp_e8: ev.ltp_e8,
+        state,
+        cancel_sent: false,
+        modifications: 0,
+    };
+    match ev.kind {
+        jkind::INTENT => {
+            open.insert(cid, new_order(RecoveredOrderState::Intent));
+        }
+        oek::SENT => {
+            open.entry(cid)
+                .or_insert_with(|| new_order(RecoveredOrderState::Sent))
+                .state = RecoveredOrderState::Sent;
+        }
+        oek::ACCEPTED | oek::OPEN => {
+            if let Some(o) = open.get_mut(&cid) {
+                o.state = if ev.kind == oek::OPEN {
+                    RecoveredOrderState::Open
+                } else {
+                    RecoveredOrderState::Accepted
+                };
+                if ev.venue_order_id != 0 {
+                    o.venue_order_id = ev.venue_order_id;
+                }
+            }
+        }
+        oek::PARTIALLY_FILLED | oek::FILLED => {
+            let sign: i128 = if ev.side == side::BUY { 1 } else { -1 };
+            st.position_e8 = (st.position_e8 as i128 + sign * ev.fill_qty_e8 as i128) as i64;
+            st.cash_e8 -=
+                sign * ev.fill_qty_e8 as i128 * ev.fill_price_e8 as i128 / PRICE_SCALE as i128;
+            st.fills += 1;
+            if ev.kind == oek::FILLED || ev.leaves_qty_e8 <= 0 {
+                open.remove(&cid);
+            } else if let Some(o) = open.get_mut(&cid) {
+                o.leaves_qty_e8 = ev.leaves_qty_e8;
+                o.filled_qty_e8 += ev.fill_qty_e8;
+            }
+        }
+        oek::CANCEL_SENT => {
+            if let Some(o) = open.get_mut(&cid) {
+                o.cancel_sent = true;
+            }
+        }
+        oek::CANCEL_REJECTED => {
+            if let Some(o) = open.get_mut(&cid) {
+                o.cancel_sent = false;
+            }
+        }
+        oek::MODIFY_SENT => {
+            if let Some(o) = open.get_mut(&cid) {
+                o.modifications += 1;
+            }
+        }
+        oek::MODIFIED => {
+            if let Some(o) = open.get_mut(&cid) {
+                o.price_e8 = ev.price_e8;
+                o.qty_e8 = ev.qty_e8;
+                o.leaves_qty_e8 = ev.leaves_qty_e8;
+                o.ltp_e8 = ev.ltp_e8;
+            }
+        }
+        oek::CANCELLED | oek::REJECTED | jkind::GONE => {
+            open.remove(&cid);
+        }
+        jkind::POSITION_FIX => {
+            st.position_e8 += ev.fill_qty_e8;
+            st.cash_e8 -= ev.fill_qty_e8 as i128 * ev.fill_price_e8 as i128 / PRICE_SCALE as i128;
+        }
+        _ => {}
+    }
+}

@@ -1,0 +1,660 @@
+//! Execution on hand-built scenarios: NEV, every gate on its own, the 200 ms
+//! cancel, rate limits, modification cap, ladder, OTR budget, kill, lockdown,
+//! fills and PnL after costs. Expected values are worked out in the comments.
+mod common;
+use actors::execution::costs::{CostSchedule, CostTable, Date, Segment, TradeSide};
+use actors::execution::journal::jkind;
+use actors::execution::nev::{self, NevConfig, NevMarket};
+use actors::execution::rate::RateConfig;
+use actors::execution::{
+    BlockReason, ExecAction, ExecActions, Execution, ExecutionConfig, Gates, VenueEvent,
+};
+use actors::sonar::{gate_check, Regime};
+use common::{e8, trade, MS};
+use runtime::msg::{order_event_kind as oek, side, Signal, Stamps};
+use std::path::PathBuf;
+
+fn table() -> CostTable {
+    let dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../config/costs"));
+    let s = CostSchedule::load_dir(&dir).expect("config/costs");
+    s.for_date(Date::parse("2026-04-01").unwrap())
+        .unwrap()
+        .clone()
+}
+
+/// ₹1,000 stock, tick ₹0.05, 1 share per order; alpha 200 ticks at full
+/// strength so that a strong signal pays the ~₹1 round-trip costs.
+fn cfg() -> ExecutionConfig {
+    ExecutionConfig {
+        segment: Segment::EquityIntraday,
+        tick_size_e8: e8(0.05),
+        order_qty_e8: e8(1.0),
+        min_strength: 0.3,
+        ladder_min_strength: 0.8,
+        ladder_max_orders: 3,
+        max_position_e8: e8(10.0),
+        otr_min_orders: 50,
+        nev: NevConfig {
+            alpha_ticks_at_full_strength: 200.0,
+            fill_prob_prior: 0.5,
+            adverse_selection_bp: 0.5,
+            ..Default::default()
+        },
+        ..Default::default()
+    }
+}
+
+const OPEN: Gates = Gates {
+    regime: Regime::Attack,
+    gate_check: gate_check::NONE,
+    lockdown: false,
+};
+
+fn exec(c: ExecutionConfig) -> Execution {
+    let mut x = Execution::new(c, table()).unwrap();
+    let mut out = ExecActions::new();
+    x.on_gates(OPEN, 0, &mut out);
+    x
+}
+
+fn sig(bid: f64, ask: f64, strength: f64, recv_ns: u64) -> Signal {
+    Signal {
+        instrument_id: 1,
+        best_bid_e8: e8(bid),
+        best_ask_e8: e8(ask),
+        microprice_e8: (e8(bid) + e8(ask)) / 2,
+        strength,
+        stamps: Stamps {
+            recv_ns,
+            ..Default::default()
+        },
+        ..Default::default()
+    }
+}
+
+fn news(out: &ExecActions) -> Vec<(u64, u8, i64)> {
+    out.iter()
+        .filter_map(|a| match *a {
+            ExecAction::SendNew {
+                client_order_id,
+                side,
+                price_e8,
+                ..
+            } => Some((client_order_id, side, price_e8)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn cancels(out: &ExecActions) -> Vec<u64> {
+    out.iter()
+        .filter_map(|a| match *a {
+            ExecAction::SendCancel { client_order_id } => Some(client_order_id),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn nev_worked_example() {
+    // Buy 1 share at the bid ₹1,000.00; ask 1,000.10; microprice 1,000.05; strength 0.5;
+    // alpha 200 ticks × ₹0.05 = ₹10 at full strength → fair = 1,000.05 + 5 = 1,005.05.
+    // Capture = 1,005.05 − 1,000.00 = ₹5.05.
+    // Buy side costs at ₹1,000: exchange 0.0297, IPFT 0.001, SEBI 0.001, stamp 0.03,
+    //   brokerage min(0.30, 20) = 0.30, GST 18 % × (0.30 + 0.0297 + 0.001) = 0.059526
+    //   → 0.421226.
+    // Exit sell at ₹1,005.05: STT 0.2512625, exchange 0.029850, IPFT 0.001005,
+    //   SEBI 0.001005, brokerage 0.301515, GST 18 % × 0.332370 = 0.059827 → 0.644464.
+    // Costs 1.065690; adverse 0.5 bp × ₹1,000 = 0.05; P = 0.5.
+    // NEV = 0.5 × (5.05 − 1.065690 − 0.05) = 1.967155.
+    let c = NevConfig {
+        alpha_ticks_at_full_strength: 200.0,
+        adverse_selection_bp: 0.5,
+        ..Default::default()
+    };
+    let m = NevMarket {
+        microprice_e8: e8(1_000.05),
+        mid_e8: e8(1_000.05),
+        strength: 0.5,
+        tick_size_e8: e8(0.05),
+    };
+    let est = nev::estimate(
+        &c,
+        &table(),
+        Segment::EquityIntraday,
+        TradeSide::Buy,
+        e8(1_000.0),
+        e8(1.0),
+        &m,
+        0.5,
+    );
+    assert_eq!(est.fair_e8, e8(1_005.05));
+    assert!((est.capture_inr - 5.05).abs() < 1e-9);
+    assert!((est.costs_inr - 1.065690).abs() < 1e-5, "{}", est.costs_inr);
+    assert!((est.adverse_inr - 0.05).abs() < 1e-9);
+    assert!((est.nev_inr - 1.967155).abs() < 1e-5, "{}", est.nev_inr);
+    // The same signal with 1 tick of alpha: capture 0.10 < costs → negative.
+    let weak = NevConfig {
+        alpha_ticks_at_full_strength: 1.0,
+        ..c
+    };
+    let est = nev::estimate(
+        &weak,
+        &table(),
+        Segment::EquityIntraday,
+        TradeSide::Buy,
+        e8(1_000.0),
+        e8(1.0),
+        &m,
+        0.5,
+    );
+    assert!(est.nev_inr < 0.0);
+}
+
+#[test]
+fn joins_the_best_bid_and_carries_the_recv_stamp() {
+    let mut x = exec(cfg());
+    let mut out = ExecActions::new();
+    x.on_signal(&sig(1_000.0, 1_000.10, 0.5, 777), 10 * MS, &mut out);
+    // Intent (journal), then the send, then the SENT report.
+    let a = out.as_slice();
+    assert_eq!(a.len(), 3);
+    assert!(
+        matches!(a[0], ExecAction::Journal(e) if e.kind == jkind::INTENT && e.client_order_id == 1)
+    );
+    assert_eq!(
+        a[1],
+        ExecAction::SendNew {
+            client_order_id: 1,
+            side: side::BUY,
+            price_e8: e8(1_000.0),
+            qty_e8: e8(1.0)
+        }
+    );
+    let ExecAction::Report(sent) = a[2] else {
+        panic!("{:?}", a[2])
+    };
+    assert_eq!(sent.kind, oek::SENT);
+    assert_eq!(
+        sent.stamps.recv_ns, 777,
+        "tick-to-order: recv_ns unchanged from the market data"
+    );
+    assert_eq!(sent.request_sent_ns, 10 * MS);
+    // Bearish signal: join the best ask (and cancel the buy it turned against).
+    out.clear();
+    x.on_signal(&sig(1_000.0, 1_000.10, -0.5, 778), 11 * MS, &mut out);
+    assert_eq!(cancels(&out), [1]);
+    assert_eq!(news(&out), [(2, side::SELL, e8(1_000.10))]);
+    // A weak signal quotes nothing.
+    out.clear();
+    x.on_signal(&sig(1_000.0, 1_000.10, 0.1, 779), 12 * MS, &mut out);
+    assert!(news(&out).is_empty());
+}
+
+/// One strong-enough signal on a fresh Execution whose state `setup` changes;
+/// returns what was sent and what blocked it.
+fn attempt(
+    c: ExecutionConfig,
+    setup: impl FnOnce(&mut Execution, &mut ExecActions),
+) -> (usize, [u64; 10]) {
+    let mut x = exec(c);
+    let mut out = ExecActions::new();
+    setup(&mut x, &mut out);
+    out.clear();
+    x.on_signal(&sig(1_000.0, 1_000.10, 0.5, 1), 10 * MS, &mut out);
+    (news(&out).len(), x.metrics().blocked)
+}
+
+fn only(reason: BlockReason) -> [u64; 10] {
+    let mut b = [0; 10];
+    b[reason as usize] = 1;
+    b
+}
+
+#[test]
+fn no_order_while_any_gate_is_closed() {
+    // Control: everything open → one order.
+    assert_eq!(attempt(cfg(), |_, _| {}), (1, [0; 10]));
+    assert_eq!(
+        attempt(cfg(), |x, o| x.on_kill(0, o)),
+        (0, only(BlockReason::Killed))
+    );
+    assert_eq!(
+        attempt(cfg(), |x, _| x.restore(&Default::default()).unwrap()),
+        (0, only(BlockReason::NotReconciled))
+    );
+    assert_eq!(
+        attempt(cfg(), |x, o| x.on_gates(
+            Gates {
+                lockdown: true,
+                ..OPEN
+            },
+            0,
+            o
+        )),
+        (0, only(BlockReason::Lockdown))
+    );
+    assert_eq!(
+        attempt(cfg(), |x, o| x.on_gates(
+            Gates {
+                regime: Regime::Veto,
+                ..OPEN
+            },
+            0,
+            o
+        )),
+        (0, only(BlockReason::Regime))
+    );
+    for code in 1..=8 {
+        assert_eq!(
+            attempt(cfg(), |x, o| x.on_gates(
+                Gates {
+                    gate_check: code,
+                    ..OPEN
+                },
+                0,
+                o
+            )),
+            (0, only(BlockReason::Gate)),
+            "gate check {code}"
+        );
+    }
+    // Position: limit 10, already long 10 (filled earlier) → a buy would make 11.
+    assert_eq!(
+        attempt(
+            ExecutionConfig {
+                max_position_e8: e8(1.0),
+                ..cfg()
+            },
+            |x, o| {
+                x.on_signal(&sig(999.0, 999.10, 0.5, 1), 0, o);
+                x.on_venue(
+                    &VenueEvent::Fill {
+                        client_order_id: 1,
+                        price_e8: e8(999.0),
+                        qty_e8: e8(1.0),
+                        leaves_qty_e8: 0,
+                    },
+                    1,
+                    o,
+                );
+            }
+        ),
+        (0, only(BlockReason::PositionLimit))
+    );
+    // NEV: alpha of 1 tick cannot pay ~₹1 of costs.
+    let weak = ExecutionConfig {
+        nev: NevConfig {
+            alpha_ticks_at_full_strength: 1.0,
+            ..cfg().nev
+        },
+        ..cfg()
+    };
+    assert_eq!(attempt(weak, |_, _| {}), (0, only(BlockReason::Nev)));
+    // Rate: 1 order per second, already used by an order at ₹999.
+    let slow = ExecutionConfig {
+        rate: RateConfig {
+            per_second: 1,
+            per_minute: 0,
+            per_day: 0,
+        },
+        ..cfg()
+    };
+    assert_eq!(
+        attempt(slow, |x, o| x.on_signal(&sig(999.0, 999.10, 0.5, 1), 0, o)),
+        (0, only(BlockReason::RateLimit))
+    );
+    // Order table: room for one, taken.
+    let small = ExecutionConfig {
+        max_open_orders: 1,
+        ..cfg()
+    };
+    assert_eq!(
+        attempt(small, |x, o| x.on_signal(&sig(999.0, 999.10, 0.5, 1), 0, o)),
+        (0, only(BlockReason::OrderTable))
+    );
+}
+
+#[test]
+fn otr_budget_stops_quoting_outside_the_exemption_band() {
+    let c = ExecutionConfig {
+        otr_min_orders: 0,
+        otr_penalty_budget: 2.0,
+        max_open_orders: 8,
+        ..cfg()
+    };
+    let mut x = exec(c);
+    let mut out = ExecActions::new();
+    // Last trade ₹1,100: a bid at ₹1,000 is 9 % away, outside ±0.75 %: penalty-relevant.
+    x.on_md(&trade(1, 1, 1_100.0, 1.0, true), 1);
+    // First order: projected (0 + 2)/1 = 2 ≤ 2 → placed (penalty orders 1).
+    x.on_signal(&sig(1_000.0, 1_000.10, 0.5, 1), MS, &mut out);
+    assert_eq!(news(&out).len(), 1);
+    // Next (new bid): (1 + 2)/1 = 3 > 2 → blocked.
+    out.clear();
+    x.on_signal(&sig(1_000.05, 1_000.15, 0.5, 1), 2 * MS, &mut out);
+    assert!(news(&out).is_empty());
+    assert_eq!(x.metrics().blocked[BlockReason::OtrBudget as usize], 1);
+    // LTP back near the book: the order is exempt and goes.
+    x.on_md(&trade(2, 3 * MS, 1_000.0, 1.0, true), 3 * MS);
+    x.on_signal(&sig(1_000.10, 1_000.20, 0.5, 1), 4 * MS, &mut out);
+    assert_eq!(news(&out).len(), 1);
+    let m = x.metrics();
+    assert_eq!((m.otr.orders_raw, m.otr.orders_penalty), (2, 1));
+}
+
+#[test]
+fn unfilled_order_is_cancelled_at_200_ms_not_before() {
+    let mut x = exec(cfg());
+    let mut out = ExecActions::new();
+    x.on_signal(&sig(1_000.0, 1_000.10, 0.5, 1), 10 * MS, &mut out);
+    x.on_venue(
+        &VenueEvent::Open {
+            client_order_id: 1,
+            venue_order_id: 55,
+        },
+        11 * MS,
+        &mut out,
+    );
+    out.clear();
+    // Deadline 10 ms + 200 ms = 210 ms.
+    x.on_tick(210 * MS - 1, &mut out);
+    assert!(cancels(&out).is_empty());
+    // Polled 0.3 ms after the deadline: cancel now, lateness 0.3 ms.
+    x.on_tick(210 * MS + 300_000, &mut out);
+    assert_eq!(cancels(&out), [1]);
+    let ExecAction::Report(ev) = out.as_slice()[1] else {
+        panic!()
+    };
+    assert_eq!((ev.kind, ev.venue_order_id), (oek::CANCEL_SENT, 55));
+    let m = x.metrics();
+    assert_eq!(m.timer_cancels, 1);
+    assert_eq!(m.cancel_lateness.latest_ns, 300_000);
+    // Not twice.
+    out.clear();
+    x.on_tick(400 * MS, &mut out);
+    assert!(out.is_empty());
+    // The venue confirms: the order is done, unfilled.
+    x.on_venue(
+        &VenueEvent::Cancelled { client_order_id: 1 },
+        401 * MS,
+        &mut out,
+    );
+    let m = x.metrics();
+    assert_eq!(
+        (m.orders_done, m.orders_cancelled_unfilled, m.cancel_rate),
+        (1, 1, 1.0)
+    );
+    assert_eq!(x.open_orders(), 0);
+}
+
+#[test]
+fn filled_order_has_no_cancel_and_pnl_is_after_costs() {
+    let mut x = exec(cfg());
+    let mut out = ExecActions::new();
+    x.on_signal(&sig(1_000.0, 1_000.10, 0.5, 1), 0, &mut out);
+    x.on_venue(
+        &VenueEvent::Fill {
+            client_order_id: 1,
+            price_e8: e8(1_000.0),
+            qty_e8: e8(1.0),
+            leaves_qty_e8: 0,
+        },
+        50 * MS,
+        &mut out,
+    );
+    out.clear();
+    x.on_tick(300 * MS, &mut out);
+    assert!(cancels(&out).is_empty(), "filled before its deadline");
+    // Sell signal at a higher book: join the ask ₹1,001.00 and get filled.
+    x.on_signal(&sig(1_000.90, 1_001.0, -0.5, 2), 400 * MS, &mut out);
+    let sells = news(&out);
+    assert_eq!(sells, [(2, side::SELL, e8(1_001.0))]);
+    x.on_venue(
+        &VenueEvent::Fill {
+            client_order_id: 2,
+            price_e8: e8(1_001.0),
+            qty_e8: e8(1.0),
+            leaves_qty_e8: 0,
+        },
+        450 * MS,
+        &mut out,
+    );
+    let m = x.metrics();
+    // Gross: bought 1,000.00, sold 1,001.00 → ₹1.00.
+    assert_eq!(m.position_e8, 0);
+    assert!((m.pnl_gross_inr - 1.0).abs() < 1e-9);
+    // Costs: buy at 1,000 = 0.421226 (see nev_worked_example);
+    // sell at 1,001: STT 0.25025, exchange 0.0297297, IPFT 0.001001, SEBI 0.001001,
+    // brokerage 0.3003, GST 18 % × 0.3310307 = 0.0595855 → 0.6418673. Total 1.0630933.
+    assert!(
+        (m.costs.total() - 1.0630933).abs() < 1e-6,
+        "{}",
+        m.costs.total()
+    );
+    assert!((m.costs.stt - 0.25025).abs() < 1e-9);
+    assert!((m.costs.stamp - 0.03).abs() < 1e-9);
+    assert!((m.pnl_net_inr - (1.0 - 1.0630933)).abs() < 1e-6);
+    assert_eq!((m.fills, m.orders_filled, m.fill_rate), (2, 2, 1.0));
+    assert_eq!(m.otr.trades, 2);
+}
+
+#[test]
+fn partial_fill_then_timer_cancels_the_rest() {
+    let mut x = exec(ExecutionConfig {
+        order_qty_e8: e8(3.0),
+        ..cfg()
+    });
+    let mut out = ExecActions::new();
+    x.on_signal(&sig(1_000.0, 1_000.10, 0.5, 1), 0, &mut out);
+    x.on_venue(
+        &VenueEvent::Fill {
+            client_order_id: 1,
+            price_e8: e8(1_000.0),
+            qty_e8: e8(1.0),
+            leaves_qty_e8: e8(2.0),
+        },
+        MS,
+        &mut out,
+    );
+    let ExecAction::Report(ev) = *out.as_slice().last().unwrap() else {
+        panic!()
+    };
+    assert_eq!(
+        (ev.kind, ev.fill_qty_e8, ev.leaves_qty_e8),
+        (oek::PARTIALLY_FILLED, e8(1.0), e8(2.0))
+    );
+    out.clear();
+    x.on_tick(200 * MS, &mut out);
+    assert_eq!(cancels(&out), [1]);
+    x.on_venue(
+        &VenueEvent::Cancelled { client_order_id: 1 },
+        201 * MS,
+        &mut out,
+    );
+    let m = x.metrics();
+    // Partly filled counts as filled for the fill rate, not as an unfilled cancel.
+    assert_eq!(
+        (m.orders_filled, m.orders_cancelled_unfilled, m.position_e8),
+        (1, 0, e8(1.0))
+    );
+}
+
+#[test]
+fn ladder_on_strong_signal_counts_every_rung() {
+    let c = ExecutionConfig {
+        rate: RateConfig {
+            per_second: 2,
+            per_minute: 0,
+            per_day: 0,
+        },
+        ..cfg()
+    };
+    let mut x = exec(c);
+    let mut out = ExecActions::new();
+    // Strength 0.9 ≥ 0.8: rungs at 1,000.00, 999.95, 999.90; the rate allows two.
+    x.on_signal(&sig(1_000.0, 1_000.10, 0.9, 1), 0, &mut out);
+    assert_eq!(
+        news(&out),
+        [(1, side::BUY, e8(1_000.0)), (2, side::BUY, e8(999.95))]
+    );
+    let m = x.metrics();
+    assert_eq!(m.blocked[BlockReason::RateLimit as usize], 1);
+    assert_eq!(m.otr.orders_raw, 2);
+    // 500 ms later one token has come back (2 per second): the missing rung goes.
+    out.clear();
+    x.on_signal(&sig(1_000.0, 1_000.10, 0.9, 2), 500 * MS, &mut out);
+    assert_eq!(news(&out), [(3, side::BUY, e8(999.90))]);
+}
+
+#[test]
+fn modifications_follow_the_touch_up_to_the_cap() {
+    let c = ExecutionConfig {
+        max_modifications_per_order: 1,
+        ..cfg()
+    };
+    let mut x = exec(c);
+    let mut out = ExecActions::new();
+    x.on_signal(&sig(1_000.0, 1_000.10, 0.5, 1), 0, &mut out);
+    x.on_venue(
+        &VenueEvent::Open {
+            client_order_id: 1,
+            venue_order_id: 9,
+        },
+        MS,
+        &mut out,
+    );
+    out.clear();
+    // Bid moves up to 1,000.05: our 1,000.00 order is left behind → modified.
+    x.on_signal(&sig(1_000.05, 1_000.15, 0.5, 2), 2 * MS, &mut out);
+    assert!(out.iter().any(|a| *a
+        == ExecAction::SendModify {
+            client_order_id: 1,
+            price_e8: e8(1_000.05),
+            qty_e8: e8(1.0)
+        }));
+    assert!(
+        news(&out).is_empty(),
+        "the modified order already sits at the new touch"
+    );
+    x.on_venue(
+        &VenueEvent::Modified {
+            client_order_id: 1,
+            price_e8: e8(1_000.05),
+            qty_e8: e8(1.0),
+            leaves_qty_e8: e8(1.0),
+        },
+        3 * MS,
+        &mut out,
+    );
+    out.clear();
+    // Up again: the single modification is spent → cancel, and a new order joins.
+    x.on_signal(&sig(1_000.10, 1_000.20, 0.5, 3), 4 * MS, &mut out);
+    assert_eq!(cancels(&out), [1]);
+    assert_eq!(news(&out), [(2, side::BUY, e8(1_000.10))]);
+    let m = x.metrics();
+    assert_eq!((m.modifies_sent, m.otr.orders_raw), (1, 4)); // new, modify, cancel, new
+}
+
+#[test]
+fn kill_cancels_everything_and_nothing_new_until_rearmed() {
+    let mut x = exec(cfg());
+    let mut out = ExecActions::new();
+    x.on_signal(&sig(1_000.0, 1_000.10, 0.9, 1), 0, &mut out);
+    assert_eq!(news(&out).len(), 3);
+    out.clear();
+    x.on_kill(MS, &mut out);
+    let mut c = cancels(&out);
+    c.sort();
+    assert_eq!(c, [1, 2, 3]);
+    out.clear();
+    for t in 2..20 {
+        x.on_signal(
+            &sig(
+                1_000.0 + t as f64 * 0.05,
+                1_000.10 + t as f64 * 0.05,
+                0.9,
+                t,
+            ),
+            t * MS,
+            &mut out,
+        );
+        x.on_tick(t * 100 * MS, &mut out);
+    }
+    assert!(news(&out).is_empty());
+    assert!(
+        cancels(&out).is_empty(),
+        "cancels already sent are not repeated"
+    );
+    assert!(x.is_killed());
+    x.rearm();
+    x.on_signal(&sig(1_001.0, 1_001.10, 0.5, 30), 3 * 1_000 * MS, &mut out);
+    assert_eq!(news(&out).len(), 1);
+}
+
+#[test]
+fn lockdown_cancels_resting_orders_and_blocks_new_ones() {
+    let mut x = exec(cfg());
+    let mut out = ExecActions::new();
+    x.on_signal(&sig(1_000.0, 1_000.10, 0.5, 1), 0, &mut out);
+    out.clear();
+    x.on_gates(
+        Gates {
+            lockdown: true,
+            ..OPEN
+        },
+        MS,
+        &mut out,
+    );
+    assert_eq!(cancels(&out), [1]);
+    out.clear();
+    x.on_signal(&sig(1_000.05, 1_000.15, 0.5, 2), 2 * MS, &mut out);
+    assert!(news(&out).is_empty());
+    // Lifted: quoting resumes.
+    x.on_gates(OPEN, 3 * MS, &mut out);
+    x.on_signal(&sig(1_000.10, 1_000.20, 0.5, 3), 4 * MS, &mut out);
+    assert_eq!(news(&out).len(), 1);
+}
+
+#[test]
+fn unknown_venue_events_are_counted_not_fatal() {
+    let mut x = exec(cfg());
+    let mut out = ExecActions::new();
+    x.on_venue(
+        &VenueEvent::Cancelled {
+            client_order_id: 999,
+        },
+        0,
+        &mut out,
+    );
+    assert!(out.is_empty());
+    assert_eq!(x.metrics().unknown_events, 1);
+}
+
+#[test]
+fn bad_config_is_an_error() {
+    assert!(Execution::new(
+        ExecutionConfig {
+            tick_size_e8: 0,
+            ..cfg()
+        },
+        table()
+    )
+    .is_err());
+    assert!(Execution::new(
+        ExecutionConfig {
+            max_open_orders: 1_000,
+            ..cfg()
+        },
+        table()
+    )
+    .is_err());
+    assert!(Execution::new(
+        ExecutionConfig {
+            ladder_max_orders: 0,
+            ..cfg()
+        },
+        table()
+    )
+    .is_err());
+}
