@@ -2,7 +2,7 @@
 //! and publisher restarts.
 mod ring_common;
 
-use ring_common::{engine_dir, watchdog};
+use ring_common::{engine_dir, serial, watchdog};
 use runtime::ring::probe::ProbeMsg;
 use runtime::ring::{Broadcast, Recv, RingError, MAX_SUBSCRIBERS};
 
@@ -65,6 +65,7 @@ fn subscriber_keeping_up_loses_nothing() {
 #[test]
 fn racing_publisher_never_yields_a_torn_message_and_accounting_is_exact() {
     const COUNT: u64 = 2_000_000;
+    let _serial = serial();
     watchdog("broadcast race", 60, || {
         let ring = Broadcast::<ProbeMsg, 64>::anonymous().unwrap();
         let mut tx = ring.publisher().unwrap();

@@ -2,7 +2,7 @@
 //! side ownership and type checks on attach.
 mod ring_common;
 
-use ring_common::{engine_dir, watchdog};
+use ring_common::{engine_dir, serial, watchdog};
 use runtime::ring::probe::ProbeMsg;
 use runtime::ring::{Full, RingError, Spsc};
 use runtime::shm::{AttachError, Region};
@@ -12,6 +12,7 @@ const SALT: u64 = 0x5150;
 #[test]
 fn two_threads_deliver_every_message_once_in_order() {
     const COUNT: u64 = 1_000_000;
+    let _serial = serial();
     watchdog("spsc two threads", 60, || {
         let ring = Spsc::<ProbeMsg, 1024>::anonymous().unwrap();
         let mut tx = ring.producer().unwrap();

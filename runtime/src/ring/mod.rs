@@ -19,6 +19,9 @@
 //! Spsc:      0 RingMeta | 128 producer Line | 256 consumer Line | 384 slots[N]
 //! Broadcast: 0 RingMeta | 128 publisher Line | 256 + 128·i cursor Line i (i < 16) | 2304 slots[N]
 //! ```
+// Loom builds keep only the heap-backed constructors; the shared-memory layout goes unused.
+#![cfg_attr(loom, allow(dead_code, unused_imports))]
+
 pub mod broadcast;
 pub mod probe;
 pub mod spsc;

@@ -32,3 +32,27 @@ pub fn engine_dir() -> (tempfile::TempDir, runtime::shm::ShmDir) {
     let dir = runtime::shm::ShmDir::create(Some(base.path()), "ringtest").expect("engine dir");
     (base, dir)
 }
+
+/// Tests that spin on two cores run one at a time within a test binary: on a 2-core machine two
+/// spinning pairs would mostly measure the scheduler.
+pub fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Waiting in a test loop: spin briefly, then yield so the other side gets the CPU even when
+/// the machine is busy (the tests check correctness, not speed).
+#[derive(Default)]
+pub struct Backoff(u32);
+
+impl Backoff {
+    pub fn wait(&mut self) {
+        self.0 += 1;
+        if self.0 < 64 {
+            std::hint::spin_loop();
+        } else {
+            self.0 = 0;
+            std::thread::yield_now();
+        }
+    }
+}
