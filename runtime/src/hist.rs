@@ -358,6 +358,9 @@ impl HistogramPublisher {
         histogram: &Histogram<u64>,
         now_ns: u64,
     ) -> Result<(), HistError> {
+        if stage >= MAX_STAGES {
+            return Err(HistError::BadStage { stage });
+        }
         let name = stage::name(stage).ok_or(HistError::UnnamedStage { stage })?;
         self.publish_named(stage, name, histogram, now_ns)
     }
