@@ -370,6 +370,17 @@ fn unfilled_order_is_cancelled_at_200_ms_not_before() {
     let m = x.metrics();
     assert_eq!(m.timer_cancels, 1);
     assert_eq!(m.cancel_lateness.latest_ns, 300_000);
+    let t = x.telemetry(210 * MS + 300_000);
+    assert_eq!(
+        (
+            t.cancels_on_deadline,
+            t.cancel_lateness_p99_ns,
+            t.open_orders
+        ),
+        (1, 300_000, 1)
+    );
+    // Tick-to-order of the order: placed at 10 ms for market data received at 1 ns.
+    assert_eq!(t.tick_to_order_last_ns, 10 * MS - 1);
     // Not twice.
     out.clear();
     x.on_tick(400 * MS, &mut out);

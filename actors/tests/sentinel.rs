@@ -227,8 +227,16 @@ fn otr_counts_exemptions_and_locks_down_over_budget() {
     assert!(lifted(&out));
 }
 
+fn halts(out: &SentinelActions) -> Vec<String> {
+    emergencies(out)
+        .iter()
+        .filter(|e| e.action == emergency_action::HALT_ALL)
+        .map(|e| get_str(&e.reason))
+        .collect()
+}
+
 #[test]
-fn position_notional_and_loss_limits_halt_once() {
+fn position_notional_and_loss_limits_halt_once_and_hold_lockdown() {
     let c = SentinelConfig {
         position_limit_e8: 10 * E8,
         notional_limit_e8: 1_500 * E8,
@@ -240,27 +248,45 @@ fn position_notional_and_loss_limits_halt_once() {
     // Buy 5 @ ₹100: position 5, notional ₹500, PnL 0: nothing.
     s.on_order_event(&fill(1, side::BUY, 5, 100), MS, &mut out);
     assert!(out.is_empty());
-    // Mark ₹310: notional 5 × 310 = ₹1,550 > ₹1,500 → halt.
+    // Mark ₹310: notional 5 × 310 = ₹1,550 > ₹1,500 → halt, and lockdown.
     s.on_mark(310 * E8, 2 * MS, &mut out);
-    let e = emergencies(&out);
-    assert_eq!(e.len(), 1);
-    assert_eq!(e[0].action, emergency_action::HALT_ALL);
-    assert_eq!(get_str(&e[0].reason), "notional 1550 > limit 1500");
+    assert_eq!(halts(&out), ["notional 1550 > limit 1500"]);
+    assert_eq!(entered(&out), Some(LockdownReason::NotionalLimit));
+    let t = s.telemetry(2 * MS);
+    assert_eq!(
+        (t.lockdown, t.lockdown_reason, t.notional_e8),
+        (1, 4, 1_550 * E8)
+    );
     // Mark ₹79: PnL 5 × (79 − 100) = −₹105 < −₹100 → halt for loss (notional latched).
     out.clear();
     s.on_mark(79 * E8, 3 * MS, &mut out);
-    let e = emergencies(&out);
-    assert_eq!(e.len(), 1);
-    assert_eq!(get_str(&e[0].reason), "daily loss 105 > limit 100");
+    assert_eq!(halts(&out), ["daily loss 105 > limit 100"]);
     // Buy 6 more: position 11 > 10 → halt for position. Repeating adds nothing.
     out.clear();
     s.on_order_event(&fill(2, side::BUY, 6, 79), 4 * MS, &mut out);
     s.on_order_event(&fill(3, side::BUY, 1, 79), 5 * MS, &mut out);
-    let e = emergencies(&out);
-    assert_eq!(e.len(), 1);
-    assert_eq!(get_str(&e[0].reason), "position 11 > limit 10");
+    assert_eq!(halts(&out), ["position 11 > limit 10"]);
     assert_eq!(s.stats().position_e8, 12 * E8);
     assert_eq!(s.stats().halts, 3);
+    // While a limit is breached the lockdown holds, however long.
+    s.on_tick(100 * S, &mut out);
+    assert!(s.in_lockdown());
+    // Flat again at ₹100 (sold 12 @ 100: PnL = −5·100 − 7·79 + 12·100 = +147): within
+    // every limit; the lockdown lifts 2 s after the last bad observation.
+    out.clear();
+    s.on_mark(100 * E8, 101 * S, &mut out);
+    let sell = OrderEvent {
+        side: side::SELL,
+        fill_qty_e8: 12 * E8,
+        fill_price_e8: 100 * E8,
+        ..ev(oek::FILLED, 4)
+    };
+    s.on_order_event(&sell, 101 * S, &mut out);
+    assert_eq!(s.stats().pnl_e8, 147 * E8);
+    s.on_tick(103 * S - 1, &mut out);
+    assert!(s.in_lockdown());
+    s.on_tick(103 * S, &mut out);
+    assert!(lifted(&out));
 }
 
 #[test]

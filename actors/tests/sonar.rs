@@ -1,7 +1,7 @@
 //! Sonar: entropy of known sequences, hysteresis, and every gate check on its own.
 mod common;
 use actors::sonar::entropy::RollingEntropy;
-use actors::sonar::{gate_check, EntropySource, Regime, Sonar, SonarConfig};
+use actors::sonar::{gate_check, gate_check_name, EntropySource, Regime, Sonar, SonarConfig};
 use common::*;
 use runtime::msg::{md_flags, md_kind, MdEvent};
 
@@ -369,15 +369,28 @@ fn corrupt_event_closes_until_a_clean_one() {
 #[test]
 fn first_failing_check_is_reported() {
     let mut s = open_sonar();
-    // Gap (1) and crossed (3) together: the gap is reported.
+    // Gap (1) and crossed (3) together: the gap is reported, both are in the mask.
     let mut ev = touch(2, 11 * MS, 100.05, 100.0);
     ev.flags = md_flags::GAP;
-    assert_eq!(s.on_md(&ev, 11 * MS).gate_check, gate_check::FEED_GAP);
+    let out = s.on_md(&ev, 11 * MS);
+    assert_eq!(out.gate_check, gate_check::FEED_GAP);
+    assert_eq!(out.failing_mask, (1 << 1) | (1 << 3));
+    let t = s.telemetry(11 * MS);
+    assert_eq!(
+        (
+            t.gate_open,
+            t.failing_check,
+            t.failing_mask,
+            t.gaps,
+            t.crossed
+        ),
+        (0, 1, 0b1010, 1, 1)
+    );
     // Resync while still crossed: crossed is next.
     let mut ev = touch(3, 12 * MS, 100.05, 100.0);
     ev.flags = md_flags::RESYNC;
     assert_eq!(s.on_md(&ev, 12 * MS).gate_check, gate_check::CROSSED_BOOK);
-    assert_eq!(gate_check::name(gate_check::CROSSED_BOOK), "crossed_book");
+    assert_eq!(gate_check_name(gate_check::CROSSED_BOOK), "crossed_book");
 }
 
 #[test]
@@ -398,6 +411,14 @@ fn mid_moves_source_counts_only_changes() {
     assert_eq!(s.samples(), 4);
     assert_eq!(s.entropy(), Some(0.0));
     assert_eq!(s.regime(), Regime::Attack);
+    // Regime and gate are separate verdicts: the last book (100.00 / 100.25) is
+    // 5 ticks wide, over this config's 4, so the gate is closed in Attack.
+    let t = s.telemetry(7 * MS);
+    assert_eq!(
+        (t.regime, t.gate_open, t.failing_check),
+        (runtime::telemetry::REGIME_ATTACK, 0, 4)
+    );
+    assert_eq!((t.events, t.md_seq), (7, 7));
 }
 
 #[test]

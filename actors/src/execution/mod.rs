@@ -151,7 +151,7 @@ pub struct VenueOrder {
 pub struct Gates {
     pub regime: Regime,
     /// Sonar's first failing gate check (0 = open).
-    pub gate_check: u8,
+    pub gate_check: u32,
     pub lockdown: bool,
 }
 
@@ -375,10 +375,13 @@ pub struct ExecMetrics {
     pub orders_filled: u64,
     pub orders_cancelled_unfilled: u64,
     pub orders_rejected: u64,
-    /// orders_filled / orders_done.
+    /// orders_filled / orders_sent (orders with any fill).
     pub fill_rate: f64,
-    /// orders_cancelled_unfilled / orders_done.
+    /// orders_cancelled_unfilled / orders_sent.
     pub cancel_rate: f64,
+    pub partial_fills: u64,
+    /// Signal receive (`stamps.recv_ns`) → order decided, latest order.
+    pub tick_to_order_last_ns: u64,
     pub otr: OtrCounter,
     pub otr_raw: f64,
     pub otr_penalty: f64,
@@ -514,8 +517,8 @@ impl Execution {
         m.otr = self.otr;
         m.otr_raw = self.otr.otr_raw();
         m.otr_penalty = self.otr.otr_penalty();
-        m.fill_rate = ratio(m.orders_filled, m.orders_done);
-        m.cancel_rate = ratio(m.orders_cancelled_unfilled, m.orders_done);
+        m.fill_rate = ratio(m.orders_filled, m.orders_sent);
+        m.cancel_rate = ratio(m.orders_cancelled_unfilled, m.orders_sent);
         m.position_e8 = self.position_e8;
         let mid = self.mid_e8();
         let mtm = self.position_e8 as i128 * mid as i128 / PRICE_SCALE as i128;
@@ -523,6 +526,44 @@ impl Execution {
         m.pnl_net_inr = m.pnl_gross_inr - m.costs.total();
         m.cancel_lateness = self.lateness.stats();
         m
+    }
+
+    /// Snapshot for the control block's Execution telemetry (money in e8).
+    pub fn telemetry(&mut self, now_ns: u64) -> runtime::telemetry::ExecutionTelemetry {
+        let m = self.metrics();
+        let e8 = |inr: f64| (inr * PRICE_SCALE as f64).round() as i64;
+        let b = |r: BlockReason| m.blocked[r as usize];
+        runtime::telemetry::ExecutionTelemetry {
+            updated_ns: now_ns,
+            orders_sent: m.orders_sent,
+            cancels_sent: m.cancels_sent,
+            modifies_sent: m.modifies_sent,
+            fills: m.fills,
+            partial_fills: m.partial_fills,
+            rejects: m.orders_rejected,
+            open_orders: self.orders.len() as u64,
+            position_e8: m.position_e8,
+            fill_rate: m.fill_rate,
+            cancel_rate: m.cancel_rate,
+            nev_expected_e8: e8(m.nev_expected_inr),
+            nev_realised_e8: e8(m.nev_realised_inr),
+            pnl_gross_e8: e8(m.pnl_gross_inr),
+            pnl_net_e8: e8(m.pnl_net_inr),
+            costs_e8: e8(m.costs.total()),
+            otr_raw: m.otr_raw,
+            otr_penalty: m.otr_penalty,
+            otr_budget: self.cfg.otr_penalty_budget,
+            blocked_by_regime: b(BlockReason::Regime),
+            blocked_by_gate: b(BlockReason::Gate),
+            blocked_by_lockdown: b(BlockReason::Lockdown),
+            blocked_by_kill: b(BlockReason::Killed),
+            blocked_by_nev: b(BlockReason::Nev),
+            blocked_by_rate: b(BlockReason::RateLimit),
+            blocked_by_otr: b(BlockReason::OtrBudget),
+            cancels_on_deadline: m.timer_cancels,
+            cancel_lateness_p99_ns: m.cancel_lateness.p99_ns,
+            tick_to_order_last_ns: m.tick_to_order_last_ns,
+        }
     }
 
     // ---------------------------------------------------------------- inputs
@@ -976,6 +1017,9 @@ impl Execution {
         self.m.costs.add(&c);
         self.otr.record_trade();
         self.m.fills += 1;
+        if leaves_e8 > 0 {
+            self.m.partial_fills += 1;
+        }
         if self.marks.len() == PENDING_MARKS {
             // Full: settle the oldest early at the current mid (bounded memory).
             if let Some(pm) = self.marks.pop_front() {
@@ -1223,6 +1267,9 @@ impl Execution {
         self.otr.record_order(exempt);
         self.m.orders_sent += 1;
         self.m.nev_expected_inr += est.nev_inr;
+        if self.market.stamps.recv_ns != 0 {
+            self.m.tick_to_order_last_ns = now_ns.saturating_sub(self.market.stamps.recv_ns);
+        }
         // Tick-to-order: the signal's stamps travel on (recv_ns unchanged).
         let stamps = Stamps {
             publish_ns: now_ns,

@@ -199,6 +199,9 @@ pub struct Oracle {
     books_seen: u64,
     /// Signals suppressed because the change was below the threshold.
     suppressed: u64,
+    events: u64,
+    last_md_seq: u64,
+    last_bid_ask_e8: (i64, i64),
 }
 
 impl Oracle {
@@ -217,6 +220,9 @@ impl Oracle {
             var: 0.0,
             books_seen: 0,
             suppressed: 0,
+            events: 0,
+            last_md_seq: 0,
+            last_bid_ask_e8: (0, 0),
         })
     }
 
@@ -229,6 +235,25 @@ impl Oracle {
         &self.last
     }
 
+    /// Snapshot for the control block's Oracle telemetry (the heatmap column
+    /// is `level_imbalance`).
+    pub fn telemetry(&self, now_ns: u64) -> runtime::telemetry::OracleTelemetry {
+        let m = &self.last;
+        runtime::telemetry::OracleTelemetry {
+            md_seq: self.last_md_seq,
+            updated_ns: now_ns,
+            wobi: m.wobi,
+            strength: m.strength,
+            imbalance_pct: m.imbalance_pct,
+            microprice_e8: m.microprice_e8,
+            best_bid_e8: self.last_bid_ask_e8.0,
+            best_ask_e8: self.last_bid_ask_e8.1,
+            level_imbalance: m.level_imbalance,
+            events: self.events,
+            signals_sent: self.seq,
+        }
+    }
+
     /// Signals suppressed by the emit threshold so far.
     pub fn suppressed(&self) -> u64 {
         self.suppressed
@@ -238,6 +263,7 @@ impl Oracle {
     /// Trades, status events and books flagged corrupt or crossed produce nothing
     /// (Sonar's gate closes on those; a signal from a bad book would be a lie).
     pub fn on_md(&mut self, ev: &MdEvent, now_ns: u64) -> Option<Signal> {
+        self.events += 1;
         if ev.kind != md_kind::BOOK || ev.flags & (md_flags::CORRUPT | md_flags::CROSSED) != 0 {
             return None;
         }
@@ -246,6 +272,8 @@ impl Oracle {
         self.last = m;
         let bid = ev.book.bids[0];
         let ask = ev.book.asks[0];
+        self.last_md_seq = ev.seq;
+        self.last_bid_ask_e8 = (bid.price_e8, ask.price_e8);
         let prices_moved = bid.price_e8 != self.last_bid_e8 || ask.price_e8 != self.last_ask_e8;
         let moved = (m.strength - self.last_emitted_strength).abs() > self.cfg.emit_threshold;
         if self.emitted_any && !prices_moved && !moved {

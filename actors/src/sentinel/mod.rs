@@ -13,7 +13,8 @@
 //! - **OTR** raw and penalty-relevant ([`crate::execution::otr`]).
 //! - **Limits**: position, notional and daily loss (gross, marked at the last
 //!   mark price); a breach sends one HALT_ALL emergency (latched until
-//!   [`Sentinel::reset_day`]).
+//!   [`Sentinel::reset_day`]) and holds lockdown while it lasts, so Execution
+//!   stops even before the supervisor acts.
 //! - **Heartbeat watchdog**: the wrapper samples each actor's heartbeat
 //!   counter; one that has not moved for `heartbeat_stall_ns` gets one
 //!   RESTART_ACTOR emergency (re-armed when its heartbeat moves again).
@@ -26,24 +27,35 @@ use crate::ActionBuf;
 use core::fmt::Write as _;
 use rtt::{RttStats, RttWindow};
 use runtime::msg::{emergency_action, order_event_kind as oek, side, Emergency, OrderEvent};
+use runtime::telemetry::{lockdown_reason, SentinelTelemetry};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 /// Actors the watchdog can follow (slot indices 0 .. MAX_WATCHED).
 pub const MAX_WATCHED: usize = 32;
 
-/// Why Sentinel entered lockdown (codes for the control block).
+/// Why Sentinel entered lockdown. Codes as `runtime::telemetry::lockdown_reason`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-#[repr(u8)]
+#[repr(u32)]
 pub enum LockdownReason {
     #[default]
-    None = 0,
+    None = lockdown_reason::NONE,
     /// A measured round trip exceeded the threshold.
-    RttHigh = 1,
+    RttHigh = lockdown_reason::RTT_OVER_THRESHOLD,
     /// An acknowledgement has been outstanding longer than the threshold.
-    AckOverdue = 2,
+    AckOverdue = lockdown_reason::ACK_TIMEOUT,
+    PositionLimit = lockdown_reason::POSITION_LIMIT,
+    NotionalLimit = lockdown_reason::NOTIONAL_LIMIT,
+    DailyLossLimit = lockdown_reason::DAILY_LOSS_LIMIT,
     /// Penalty-relevant OTR over budget.
-    OtrBudget = 3,
+    OtrBudget = lockdown_reason::OTR_BUDGET,
+}
+
+impl LockdownReason {
+    /// The control block / telemetry code.
+    pub fn code(self) -> u32 {
+        self as u32
+    }
 }
 
 /// Outputs of the Sentinel.
@@ -194,7 +206,10 @@ pub struct Sentinel {
     pending: Vec<Pending>,
     pending_overflow: bool,
     lockdown: LockdownReason,
+    lockdown_since_ns: u64,
     last_bad_ns: u64,
+    emergencies_sent: u64,
+    last_emergency: [u8; 48],
     otr: OtrCounter,
     position_e8: i64,
     cash_e8: i128,
@@ -216,7 +231,10 @@ impl Sentinel {
             cfg,
             pending_overflow: false,
             lockdown: LockdownReason::None,
+            lockdown_since_ns: 0,
             last_bad_ns: 0,
+            emergencies_sent: 0,
+            last_emergency: [0; 48],
             otr: OtrCounter::default(),
             position_e8: 0,
             cash_e8: 0,
@@ -262,6 +280,63 @@ impl Sentinel {
             pnl_e8: self.pnl_e8(),
             otr: self.otr,
             ..self.stats
+        }
+    }
+
+    /// Snapshot for the control block's Sentinel telemetry.
+    pub fn telemetry(&mut self, now_ns: u64) -> SentinelTelemetry {
+        let st = self.rtt.stats();
+        SentinelTelemetry {
+            updated_ns: now_ns,
+            rtt_last_ns: st.latest_ns,
+            rtt_p50_ns: st.p50_ns,
+            rtt_p99_ns: st.p99_ns,
+            rtt_threshold_ns: self.cfg.rtt_lockdown_ns,
+            rtt_samples: st.total,
+            lockdown: self.in_lockdown() as u32,
+            lockdown_reason: self.lockdown.code(),
+            lockdown_since_ns: if self.in_lockdown() {
+                self.lockdown_since_ns
+            } else {
+                0
+            },
+            lockdowns: self.stats.lockdowns,
+            outstanding_acks: self.pending.len() as u64,
+            oldest_ack_age_ns: self
+                .pending
+                .iter()
+                .map(|p| now_ns.saturating_sub(p.sent_ns))
+                .max()
+                .unwrap_or(0),
+            otr_raw: self.otr.otr_raw(),
+            otr_penalty: self.otr.otr_penalty(),
+            otr_budget: self.cfg.otr_penalty_budget,
+            position_e8: self.position_e8,
+            notional_e8: self.notional_e8().min(i64::MAX as u128) as i64,
+            daily_pnl_e8: self.pnl_e8(),
+            emergencies_sent: self.emergencies_sent,
+            last_emergency: self.last_emergency,
+        }
+    }
+
+    fn notional_e8(&self) -> u128 {
+        (self.position_e8 as i128 * self.mark_e8 as i128 / runtime::msg::PRICE_SCALE as i128)
+            .unsigned_abs()
+    }
+
+    /// The first limit breached right now, if any.
+    fn limit_breach(&self) -> Option<LockdownReason> {
+        let c = &self.cfg;
+        if c.position_limit_e8 > 0 && self.position_e8.unsigned_abs() > c.position_limit_e8 as u64 {
+            Some(LockdownReason::PositionLimit)
+        } else if c.notional_limit_e8 > 0 && self.notional_e8() > c.notional_limit_e8 as u128 {
+            Some(LockdownReason::NotionalLimit)
+        } else if c.daily_loss_limit_e8 > 0
+            && -(self.pnl_e8() as i128) > c.daily_loss_limit_e8 as i128
+        {
+            Some(LockdownReason::DailyLossLimit)
+        } else {
+            None
         }
     }
 
@@ -452,6 +527,9 @@ impl Sentinel {
             let (n, l) = (loss / 100_000_000, lim / 100_000_000);
             self.halt(now_ns, format_args!("daily loss {n} > limit {l}"), out);
         }
+        if let Some(reason) = self.limit_breach() {
+            self.bad(now_ns, reason, 0, out);
+        }
     }
 
     fn halt(&mut self, now_ns: u64, reason: core::fmt::Arguments<'_>, out: &mut SentinelActions) {
@@ -476,6 +554,7 @@ impl Sentinel {
             return;
         }
         self.lockdown = reason;
+        self.lockdown_since_ns = now_ns;
         self.stats.lockdowns += 1;
         out.push(SentinelAction::EnterLockdown { reason });
         let t = self.cfg.rtt_lockdown_ns / 1_000;
@@ -522,6 +601,7 @@ impl Sentinel {
             .allows(0, self.cfg.otr_penalty_budget, self.cfg.otr_min_orders);
         if !overdue
             && otr_ok
+            && self.limit_breach().is_none()
             && now_ns.saturating_sub(self.last_bad_ns) >= self.cfg.healthy_period_ns
         {
             self.lockdown = LockdownReason::None;
@@ -558,6 +638,8 @@ impl Sentinel {
         };
         // FixedText never fails: it truncates what does not fit.
         let _ = w.write_fmt(reason);
+        self.emergencies_sent += 1;
+        self.last_emergency = e.reason;
         out.push(SentinelAction::Emergency(e));
     }
 }

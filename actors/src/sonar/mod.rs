@@ -27,43 +27,12 @@ use runtime::msg::{md_flags, md_kind, side, MdEvent};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-/// Gate check codes, published in the control block. The same numbering as
-/// `runtime::telemetry::gate_check` (owned by the control block's author).
-pub mod gate_check {
-    pub const NONE: u8 = 0;
-    /// A feed gap (or status event) since the last resync.
-    pub const FEED_GAP: u8 = 1;
-    /// No event within `stale_after_ns`, none yet, or the feed flagged stale.
-    pub const STALE_DATA: u8 = 2;
-    /// Best bid ≥ best ask, or the feed flagged the book crossed.
-    pub const CROSSED_BOOK: u8 = 3;
-    /// Spread beyond `max_spread_ticks` / `max_spread_bp`, or a side is empty.
-    pub const SPREAD_TOO_WIDE: u8 = 4;
-    /// Receive time went backwards or ahead of now, exchange time went backwards,
-    /// or exchange time is too far from receive time.
-    pub const TIMESTAMP_INSANE: u8 = 5;
-    /// This consumer lost messages on the broadcast ring.
-    pub const RING_OVERRUN: u8 = 6;
-    pub const FEED_DISCONNECTED: u8 = 7;
-    /// The feed flagged the last event corrupt.
-    pub const CORRUPT_DATA: u8 = 8;
-
-    /// Human name of a code (for logs and the cockpit).
-    pub fn name(code: u8) -> &'static str {
-        match code {
-            NONE => "none",
-            FEED_GAP => "feed_gap",
-            STALE_DATA => "stale_data",
-            CROSSED_BOOK => "crossed_book",
-            SPREAD_TOO_WIDE => "spread_too_wide",
-            TIMESTAMP_INSANE => "timestamp_insane",
-            RING_OVERRUN => "ring_overrun",
-            FEED_DISCONNECTED => "feed_disconnected",
-            CORRUPT_DATA => "corrupt_data",
-            _ => "unknown",
-        }
-    }
-}
+/// Gate check codes (`runtime::telemetry::gate_check`, shared with the
+/// control block and the cockpit): 0 none, 1 feed_gap, 2 stale_data,
+/// 3 crossed_book, 4 spread_too_wide, 5 timestamp_insane, 6 ring_overrun,
+/// 7 feed_disconnected, 8 corrupt_data.
+pub use runtime::telemetry::gate_check;
+pub use runtime::telemetry::gate_check_name;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub enum EntropySource {
@@ -72,12 +41,29 @@ pub enum EntropySource {
     TradeSigns,
 }
 
+/// Market regime. Codes as `runtime::telemetry::REGIME_*`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Default)]
-#[repr(u8)]
+#[repr(u32)]
 pub enum Regime {
+    Attack = runtime::telemetry::REGIME_ATTACK,
     #[default]
-    Veto = 0,
-    Attack = 1,
+    Veto = runtime::telemetry::REGIME_VETO,
+}
+
+impl Regime {
+    /// The control block / telemetry code.
+    pub fn code(self) -> u32 {
+        self as u32
+    }
+
+    /// From a control-block code; unknown codes read as Veto (fail closed).
+    pub fn from_code(code: u32) -> Self {
+        if code == runtime::telemetry::REGIME_ATTACK {
+            Regime::Attack
+        } else {
+            Regime::Veto
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -177,7 +163,9 @@ impl SonarConfig {
 pub struct SonarOutput {
     pub regime: Regime,
     /// First failing [`gate_check`] code (0 = gate open).
-    pub gate_check: u8,
+    pub gate_check: u32,
+    /// Every failing check, bit [`gate_check::bit`]`(code)`.
+    pub failing_mask: u32,
     /// Entropy of the window (0 … 1), `None` before `min_samples` symbols.
     pub entropy: Option<f64>,
     pub changed: bool,
@@ -210,11 +198,26 @@ pub struct Sonar {
     last_exchange_ns: u64,
     last_seq: u64,
     wall_offset_ns: Option<i64>,
-    last_output: (Regime, u8),
+    last_output: (Regime, u32),
+    last_md_seq: u64,
     /// Messages lost on the ring, as reported or inferred from sequence jumps.
     pub lost_messages: u64,
     /// Regime changes so far.
     pub regime_changes: u64,
+    /// Counters for telemetry.
+    pub counters: SonarCounters,
+}
+
+/// Event counts since start.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SonarCounters {
+    pub events: u64,
+    pub gaps: u64,
+    pub overruns: u64,
+    pub corrupt: u64,
+    pub crossed: u64,
+    /// Transitions into stale (by time or by the feed's flag).
+    pub stale: u64,
 }
 
 impl Sonar {
@@ -239,8 +242,10 @@ impl Sonar {
             last_seq: 0,
             wall_offset_ns: None,
             last_output: (Regime::Veto, gate_check::STALE_DATA),
+            last_md_seq: 0,
             lost_messages: 0,
             regime_changes: 0,
+            counters: SonarCounters::default(),
         })
     }
 
@@ -270,35 +275,64 @@ impl Sonar {
     }
 
     /// The first failing gate check at `now_ns` (0 = open).
-    pub fn gate_check(&self, now_ns: u64) -> u8 {
+    pub fn gate_check(&self, now_ns: u64) -> u32 {
+        let mask = self.failing_mask(now_ns);
+        if mask == 0 {
+            gate_check::NONE
+        } else {
+            mask.trailing_zeros()
+        }
+    }
+
+    /// Every failing check at `now_ns`, bit `gate_check::bit(code)`.
+    pub fn failing_mask(&self, now_ns: u64) -> u32 {
         let fresh = match self.last_recv_ns {
             Some(t) => now_ns.saturating_sub(t) <= self.cfg.stale_after_ns,
             None => false,
         };
-        if self.gap {
-            gate_check::FEED_GAP
-        } else if !fresh || self.stale_flag {
-            gate_check::STALE_DATA
-        } else if self.crossed {
-            gate_check::CROSSED_BOOK
-        } else if self.spread_bad {
-            gate_check::SPREAD_TOO_WIDE
-        } else if self.ts_insane {
-            gate_check::TIMESTAMP_INSANE
-        } else if self.overrun_books_left > 0 {
-            gate_check::RING_OVERRUN
-        } else if self.disconnected {
-            gate_check::FEED_DISCONNECTED
-        } else if self.corrupt {
-            gate_check::CORRUPT_DATA
-        } else {
-            gate_check::NONE
+        let mut m = 0;
+        let mut set = |cond: bool, code: u32| {
+            if cond {
+                m |= gate_check::bit(code);
+            }
+        };
+        set(self.gap, gate_check::FEED_GAP);
+        set(!fresh || self.stale_flag, gate_check::STALE_DATA);
+        set(self.crossed, gate_check::CROSSED_BOOK);
+        set(self.spread_bad, gate_check::SPREAD_TOO_WIDE);
+        set(self.ts_insane, gate_check::TIMESTAMP_INSANE);
+        set(self.overrun_books_left > 0, gate_check::RING_OVERRUN);
+        set(self.disconnected, gate_check::FEED_DISCONNECTED);
+        set(self.corrupt, gate_check::CORRUPT_DATA);
+        m
+    }
+
+    /// Snapshot for the control block's Sonar telemetry.
+    pub fn telemetry(&self, now_ns: u64) -> runtime::telemetry::SonarTelemetry {
+        let mask = self.failing_mask(now_ns);
+        runtime::telemetry::SonarTelemetry {
+            updated_ns: now_ns,
+            md_seq: self.last_md_seq,
+            entropy: self.entropy().unwrap_or(0.0),
+            regime: self.regime.code(),
+            gate_open: (mask == 0) as u32,
+            failing_check: self.gate_check(now_ns),
+            failing_mask: mask,
+            regime_changes: self.regime_changes,
+            events: self.counters.events,
+            gaps: self.counters.gaps,
+            overruns: self.counters.overruns,
+            overrun_lost: self.lost_messages,
+            corrupt: self.counters.corrupt,
+            crossed: self.counters.crossed,
+            stale: self.counters.stale,
         }
     }
 
     /// The live wrapper lost `lost` messages on the broadcast ring.
     pub fn on_overrun(&mut self, lost: u64, now_ns: u64) -> SonarOutput {
         self.lost_messages += lost;
+        self.counters.overruns += 1;
         self.overrun_books_left = self.cfg.overrun_recovery_books.max(1);
         self.output(now_ns)
     }
@@ -313,9 +347,12 @@ impl Sonar {
     pub fn on_md(&mut self, ev: &MdEvent, now_ns: u64) -> SonarOutput {
         // Ring sequence: dense from 1; a jump means this consumer lost events
         // even if the wrapper did not report it.
+        self.counters.events += 1;
+        self.last_md_seq = ev.seq;
         if self.last_seq != 0 && ev.seq > self.last_seq + 1 {
             let lost = ev.seq - self.last_seq - 1;
             self.lost_messages += lost;
+            self.counters.overruns += 1;
             self.overrun_books_left = self.cfg.overrun_recovery_books.max(1);
         }
         if ev.seq > self.last_seq {
@@ -325,8 +362,10 @@ impl Sonar {
         let flags = ev.flags;
         self.corrupt = flags & md_flags::CORRUPT != 0;
         self.stale_flag = flags & md_flags::STALE != 0;
+        self.counters.corrupt += self.corrupt as u64;
         if flags & md_flags::GAP != 0 {
             self.gap = true;
+            self.counters.gaps += 1;
         }
         if flags & md_flags::DISCONNECTED != 0 {
             self.disconnected = true;
@@ -403,6 +442,7 @@ impl Sonar {
         let (bid, ask) = (b.bids[0].price_e8, b.asks[0].price_e8);
         self.crossed = ev.flags & md_flags::CROSSED != 0 || bid >= ask;
         if self.crossed {
+            self.counters.crossed += 1;
             self.spread_bad = false;
             return;
         }
@@ -449,12 +489,21 @@ impl Sonar {
     }
 
     fn output(&mut self, now_ns: u64) -> SonarOutput {
-        let gate = self.gate_check(now_ns);
+        let mask = self.failing_mask(now_ns);
+        let gate = if mask == 0 {
+            gate_check::NONE
+        } else {
+            mask.trailing_zeros()
+        };
+        if gate == gate_check::STALE_DATA && self.last_output.1 != gate_check::STALE_DATA {
+            self.counters.stale += 1;
+        }
         let changed = (self.regime, gate) != self.last_output;
         self.last_output = (self.regime, gate);
         SonarOutput {
             regime: self.regime,
             gate_check: gate,
+            failing_mask: mask,
             entropy: self.entropy(),
             changed,
         }
