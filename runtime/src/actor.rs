@@ -207,34 +207,40 @@ impl<C: Clock> ActorLoop<C> {
     pub fn run_pass(&mut self, actor: &mut dyn Actor) -> PassOutcome {
         let now_ns = self.clock.now_ns();
         self.passes += 1;
-        let control = Arc::clone(&self.control);
-        let slot = control.slot(self.slot_index);
+        // The slot is re-borrowed from `self.control` around each `&mut self` call below, so
+        // no Arc reference count is touched on the hot path.
         if !self.started {
             self.started = true;
             self.last_publish_ns = now_ns;
-            slot.set_state(actor_state::RUNNING);
+            self.control
+                .slot(self.slot_index)
+                .set_state(actor_state::RUNNING);
         }
 
-        let kill_word = control.kill_word();
+        let kill_word = self.control.kill_word();
         if kill_word != 0 {
             if kill_word != self.seen_kill_word {
-                self.on_kill_seen(actor, slot, kill_word, now_ns);
+                self.on_kill_seen(actor, kill_word, now_ns);
             }
         } else if self.halted {
             self.halted = false;
             self.seen_kill_word = 0;
             actor.on_rearm(now_ns);
+            let slot = self.control.slot(self.slot_index);
             slot.clear_kill_seen();
             slot.set_state(actor_state::RUNNING);
         }
 
+        let slot = self.control.slot(self.slot_index);
         slot.beat(now_ns);
 
         if slot.stop_requested() {
             slot.set_state(actor_state::STOPPING);
             actor.on_stop(now_ns);
-            self.publish(actor, slot, now_ns);
-            slot.set_state(actor_state::STOPPED);
+            self.publish(actor, now_ns);
+            self.control
+                .slot(self.slot_index)
+                .set_state(actor_state::STOPPED);
             return PassOutcome::Stop;
         }
 
@@ -254,7 +260,7 @@ impl<C: Clock> ActorLoop<C> {
         if since_publish_ns >= self.publish_interval_ns
             && (work == 0 || since_publish_ns >= self.publish_interval_ns.saturating_mul(4))
         {
-            self.publish(actor, slot, now_ns);
+            self.publish(actor, now_ns);
         }
 
         self.idler.idle(work);
@@ -265,7 +271,8 @@ impl<C: Clock> ActorLoop<C> {
         }
     }
 
-    fn on_kill_seen(&mut self, actor: &mut dyn Actor, slot: &ActorSlot, word: u64, now_ns: u64) {
+    fn on_kill_seen(&mut self, actor: &mut dyn Actor, word: u64, now_ns: u64) {
+        let slot = self.control.slot(self.slot_index);
         let latency_ns = now_ns.saturating_sub(word);
         self.seen_kill_word = word;
         if !self.halted {
@@ -284,7 +291,8 @@ impl<C: Clock> ActorLoop<C> {
         }
     }
 
-    fn publish(&mut self, actor: &mut dyn Actor, slot: &ActorSlot, now_ns: u64) {
+    fn publish(&mut self, actor: &mut dyn Actor, now_ns: u64) {
+        let slot = self.control.slot(self.slot_index);
         self.last_publish_ns = now_ns;
         if !self.proc_interval.is_empty() {
             slot.set_latency(
