@@ -271,8 +271,11 @@ impl<C: Clock> ActorLoop<C> {
         }
     }
 
-    fn on_kill_seen(&mut self, actor: &mut dyn Actor, word: u64, now_ns: u64) {
+    fn on_kill_seen(&mut self, actor: &mut dyn Actor, word: u64, pass_start_ns: u64) {
         let slot = self.control.slot(self.slot_index);
+        // The pass's time was read before the kill word, possibly before the kill itself: read
+        // the clock again so the latency is measured from a time after the word was seen.
+        let now_ns = self.clock.now_ns().max(pass_start_ns);
         let latency_ns = now_ns.saturating_sub(word);
         self.seen_kill_word = word;
         if !self.halted {
