@@ -438,80 +438,90 @@ mod tests {
 
     #[test]
     fn concurrent_exclusive_writers_never_tear() {
+        use std::sync::atomic::{AtomicU64 as StdU64, Ordering as O};
         let done = watchdog(Duration::from_secs(30));
         let lock = Arc::new(SeqLock::new(Uniform { words: [0; 24] }));
+        // The writers keep going until the reader has made this many consistent reads.
+        let reads = Arc::new(StdU64::new(0));
+        let wanted_reads = 20_000;
         let writers: Vec<_> = (1..=2u64)
             .map(|w| {
                 let lock = lock.clone();
+                let reads = reads.clone();
                 std::thread::spawn(move || {
-                    let mut clean = 0u64;
-                    for i in 0..20_000u64 {
+                    let (mut writes, mut clean) = (0u64, 0u64);
+                    while reads.load(O::Relaxed) < wanted_reads {
+                        writes += 1;
                         clean += u64::from(lock.write_exclusive(&Uniform {
-                            words: [w << 32 | i; 24],
+                            words: [w << 32 | writes; 24],
                         }));
                     }
-                    clean
+                    (writes, clean)
                 })
             })
             .collect();
-        let mut checked = 0u64;
-        while writers.iter().any(|w| !w.is_finished()) {
+        while reads.load(O::Relaxed) < wanted_reads {
             if let Some(v) = lock.try_read() {
                 assert!(v.words.iter().all(|&x| x == v.words[0]), "torn: {v:?}");
-                checked += 1;
+                reads.fetch_add(1, O::Relaxed);
             }
         }
-        let clean: u64 = writers
+        let (writes, clean) = writers
             .into_iter()
             .map(|w| w.join().expect("writer panicked"))
-            .sum();
-        assert!(checked > 0);
+            .fold((0, 0), |(a, b), (c, d)| (a + c, b + d));
         // A writer only heals (writes without its turn) after ~1,000 yields on a held lock,
-        // which takes a holder descheduled for seconds; when every turn was clean, the sequence
-        // counts each of the 40,000 writes after the initial one.
-        if clean == 40_000 {
-            assert_eq!(lock.sequence(), 2 * (1 + 40_000));
+        // which takes a holder descheduled for a long time; when every turn was clean, the
+        // sequence counts each write after the initial one.
+        if clean == writes {
+            assert_eq!(lock.sequence(), 2 * (1 + writes));
         }
         assert_eq!(lock.sequence() % 2, 0);
-        done.store(true, std::sync::atomic::Ordering::Release);
+        done.store(true, O::Release);
     }
 
     #[test]
     fn readers_never_see_a_torn_value() {
+        use std::sync::atomic::{AtomicU64 as StdU64, Ordering as O};
         let done = watchdog(Duration::from_secs(30));
         let lock = Arc::new(SeqLock::new(Uniform { words: [0; 24] }));
         let stop = Arc::new(AtomicBool::new(false));
-        let writes: u64 = 200_000;
+        // Consistent reads per reader: the writer keeps writing until each reader has made
+        // enough of them while writes were going on (readers may start late on a busy machine).
+        let reads: Arc<[StdU64; 2]> = Arc::new([StdU64::new(0), StdU64::new(0)]);
+        let wanted_reads = 20_000;
 
         let readers: Vec<_> = (0..2)
-            .map(|_| {
+            .map(|r| {
                 let lock = lock.clone();
                 let stop = stop.clone();
+                let reads = reads.clone();
                 std::thread::spawn(move || {
-                    let mut consistent = 0u64;
                     let mut last = 0u64;
-                    while !stop.load(std::sync::atomic::Ordering::Acquire) {
+                    while !stop.load(O::Acquire) {
                         if let Some(v) = lock.try_read() {
                             let first = v.words[0];
                             assert!(v.words.iter().all(|&w| w == first), "torn read: {v:?}");
                             // The writer only counts up: a reader never goes back in time.
                             assert!(first >= last, "value went back from {last} to {first}");
                             last = first;
-                            consistent += 1;
+                            reads[r].fetch_add(1, O::Relaxed);
                         }
                     }
-                    (consistent, last)
                 })
             })
             .collect();
 
-        for i in 1..=writes {
-            lock.write(&Uniform { words: [i; 24] });
+        let mut writes = 0u64;
+        while reads.iter().any(|n| n.load(O::Relaxed) < wanted_reads) {
+            writes += 1;
+            lock.write(&Uniform {
+                words: [writes; 24],
+            });
         }
-        stop.store(true, std::sync::atomic::Ordering::Release);
+        stop.store(true, O::Release);
         for r in readers {
-            let (consistent, _) = r.join().expect("reader panicked");
-            assert!(consistent > 0, "a reader never completed a read");
+            r.join().expect("reader panicked");
         }
         assert_eq!(
             lock.read(),
@@ -520,7 +530,7 @@ mod tests {
             })
         );
         assert_eq!(lock.sequence(), 2 * (writes + 1));
-        done.store(true, std::sync::atomic::Ordering::Release);
+        done.store(true, O::Release);
     }
 }
 

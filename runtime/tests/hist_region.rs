@@ -242,7 +242,7 @@ fn concurrent_reads_are_always_consistent() {
             let mut p = HistogramPublisher::new(region, 0);
             let mut h = new_histogram();
             let mut i = 0u64;
-            while !stop.load(Ordering::Relaxed) && i < 200_000 {
+            while !stop.load(Ordering::Relaxed) {
                 // Each publication adds one value; `max` tracks the count so a mix of two
                 // publications would show a count and a max that disagree.
                 i += 1;
@@ -255,7 +255,8 @@ fn concurrent_reads_are_always_consistent() {
     let mut reader = HistogramReader::new(region);
     let mut last = 0;
     let mut reads = 0;
-    while reads < 2_000 && !writer.is_finished() {
+    // The writer publishes until the reader has taken 2,000 copies (the watchdog bounds it).
+    while reads < 2_000 {
         if let Some(snapshot) = reader.read_from(stage::TICK_TO_ORDER, 0).unwrap() {
             let n = snapshot.histogram.len();
             assert_eq!(
@@ -274,7 +275,7 @@ fn concurrent_reads_are_always_consistent() {
     }
     stop.store(true, Ordering::Relaxed);
     let published = writer.join().expect("writer panicked");
-    assert!(published > 0 && reads > 0);
+    assert!(published >= last);
     done.store(true, Ordering::Release);
 }
 
