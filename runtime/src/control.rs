@@ -145,6 +145,11 @@ pub enum ControlError {
     DuplicateActor { name: String },
     #[error("engine name {name:?} is empty or longer than {max} bytes")]
     BadEngineName { name: String, max: usize },
+    #[error("the existing control block of engine {engine_name:?} was made for other actors ({found:?}) or another engine: stop that engine, or remove control.shm if it is stale")]
+    ActorsDiffer {
+        engine_name: String,
+        found: Vec<String>,
+    },
     #[error("control block: {0}")]
     Shm(#[from] ShmError),
     #[error("control block: {0}")]
@@ -678,6 +683,47 @@ impl ControlBlock {
             unsafe { init_layout(payload, engine_name, actors) }
         })?;
         Ok(Self::from_region(region))
+    }
+
+    /// Attach to `control.shm` if it exists and was made for the same engine name and actor list
+    /// (a restarted supervisor finding its running engine), else create it. A block made for
+    /// another actor list is refused with [`ControlError::ActorsDiffer`], never reused.
+    pub fn create_or_attach(
+        dir: &ShmDir,
+        engine_name: &str,
+        actors: &[ActorSpec],
+    ) -> Result<ControlBlock, ControlError> {
+        validate_specs(engine_name, actors)?;
+        let region = Region::create_or_attach_with(dir, CONTROL_FILE, Self::spec(), |payload| {
+            // Safety: as in `create`; only run when this call creates the file.
+            unsafe { init_layout(payload, engine_name, actors) }
+        })?;
+        let block = Self::from_region(region);
+        block.check_actors(engine_name, actors)?;
+        Ok(block)
+    }
+
+    /// Whether this block was made for `engine_name` and `actors` (names, kinds, cores, order).
+    pub fn check_actors(
+        &self,
+        engine_name: &str,
+        actors: &[ActorSpec],
+    ) -> Result<(), ControlError> {
+        let found: Vec<ActorSpec> = self
+            .actors()
+            .map(|s| ActorSpec {
+                name: s.name(),
+                kind: s.kind(),
+                core: s.core(),
+            })
+            .collect();
+        if self.engine_name() != engine_name || found != actors {
+            return Err(ControlError::ActorsDiffer {
+                engine_name: self.engine_name(),
+                found: found.iter().map(|a| a.name.clone()).collect(),
+            });
+        }
+        Ok(())
     }
 
     /// Attach to the engine's existing `control.shm` (refused with a typed error if it was made

@@ -374,3 +374,25 @@ fn attach_refuses_a_missing_or_foreign_block() {
         Err(ControlError::Shm(_))
     ));
 }
+
+#[test]
+fn create_or_attach_reuses_only_a_block_made_for_the_same_actors() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = ShmDir::create(Some(tmp.path()), "eng").unwrap();
+    let first = ControlBlock::create_or_attach(&dir, "eng", &actors()).unwrap();
+    first.slot(2).beat(9);
+    // A restarted supervisor with the same topology finds the running engine's block.
+    let again = ControlBlock::create_or_attach(&dir, "eng", &actors()).unwrap();
+    assert_eq!(again.slot(2).heartbeat(), 1);
+    // Another actor list is refused, naming what the block holds.
+    let mut other = actors();
+    other[1].core = Some(0);
+    let err = ControlBlock::create_or_attach(&dir, "eng", &other).unwrap_err();
+    match err {
+        ControlError::ActorsDiffer { found, .. } => {
+            assert_eq!(found, ["feed", "oracle", "execution"])
+        }
+        e => panic!("unexpected {e}"),
+    }
+    assert!(ControlBlock::create_or_attach(&dir, "eng", &actors()[..2]).is_err());
+}
