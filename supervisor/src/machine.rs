@@ -147,6 +147,26 @@ pub fn pin_current_thread(core: usize) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Restrict the calling thread to `cores` (e.g. the housekeeping cores).
+pub fn pin_current_thread_to(cores: &[usize]) -> std::io::Result<()> {
+    // Safety: a zeroed cpu_set_t is the empty set.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    let max = 8 * std::mem::size_of::<libc::cpu_set_t>();
+    if cores.is_empty() || cores.iter().any(|&c| c >= max) {
+        return Err(std::io::Error::from_raw_os_error(libc::EINVAL));
+    }
+    for &c in cores {
+        // Safety: `c` is below the set's bit size (checked above).
+        unsafe { libc::CPU_SET(c, &mut set) };
+    }
+    // Safety: `set` is a valid cpu_set_t of the size passed; pid 0 = the calling thread.
+    let rc = unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) };
+    if rc != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 /// The CPU the calling thread is running on right now.
 pub fn current_cpu() -> Option<usize> {
     // Safety: sched_getcpu takes no arguments and only returns a value.

@@ -913,7 +913,7 @@ pub fn validate(
     }
 
     // Venue.
-    let mut parse_addr = |r: &mut Report, path: &str, text: &str| -> Option<SocketAddr> {
+    let parse_addr = |r: &mut Report, path: &str, text: &str| -> Option<SocketAddr> {
         match text.parse::<SocketAddr>() {
             Ok(a) => Some(a),
             Err(e) => {
