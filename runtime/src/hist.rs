@@ -315,13 +315,22 @@ impl HistogramRegion {
         Err(HistError::NoFreeSlot)
     }
 
-    /// Free every slot owned by `publisher` (the supervisor, after an actor was removed).
+    /// Free every slot owned by `publisher` (the supervisor, after an actor was removed for
+    /// good; the publisher must not be running). Each slot is emptied before it is freed, so the
+    /// next owner's readers never see the old histogram under the new name.
     pub fn release_publisher(&self, publisher: u32) {
         for i in 0..MAX_SLOTS {
-            let owner = &self.slot(i).owner;
-            let key = owner.load(Ordering::Acquire);
+            let slot = self.slot(i);
+            let key = slot.owner.load(Ordering::Acquire);
             if key != 0 && key_parts(key).1 == publisher {
-                let _ = owner.compare_exchange(key, 0, Ordering::AcqRel, Ordering::Acquire);
+                let token = slot.seq.begin_write();
+                // Safety: `meta` is 8-aligned and META_WORDS long; the owner is not running, so
+                // we are the only writer; all accesses are atomic word copies.
+                unsafe { store_words(slot.meta.get() as *mut u8, &[0; META_WORDS]) };
+                slot.seq.end_write(token);
+                let _ = slot
+                    .owner
+                    .compare_exchange(key, 0, Ordering::AcqRel, Ordering::Acquire);
             }
         }
     }
@@ -525,8 +534,8 @@ impl HistogramReader {
                 // Safety: see `read_slot`.
                 unsafe { load_words(s.meta.get() as *const u8, &mut w) };
                 if s.seq.read_validate(start) {
-                    if start == 0 {
-                        return None; // claimed, nothing published yet
+                    if start == 0 || w[2] == 0 {
+                        return None; // claimed but nothing published yet, or emptied
                     }
                     return Some(Self::info(slot, key, &SlotMeta::from_words(&w)));
                 }
@@ -574,6 +583,9 @@ impl HistogramReader {
                 // Safety: as above.
                 unsafe { load_words(s.data.get() as *const u8, &mut self.words[..words]) };
                 if s.seq.read_validate(start) {
+                    if meta.data_len == 0 {
+                        return Ok(None); // emptied by release_publisher
+                    }
                     if meta.data_len as usize > SLOT_DATA_BYTES {
                         return Err(HistError::Decode {
                             slot,

@@ -146,6 +146,31 @@ pub unsafe fn store_words(dst: *mut u8, src: &[u64]) {
     }
 }
 
+/// Under loom the histogram slots (the only users of the raw copies) are never run; these
+/// keep the crate compiling with the same signatures.
+///
+/// # Safety
+/// As the non-loom version.
+#[cfg(loom)]
+pub unsafe fn load_words(src: *const u8, dst: &mut [u64]) {
+    for (i, out) in dst.iter_mut().enumerate() {
+        // Safety: the caller guarantees alignment and extent.
+        *out = unsafe { core::ptr::read_volatile((src as *const u64).add(i)) };
+    }
+}
+
+/// See the loom [`load_words`].
+///
+/// # Safety
+/// As the non-loom version.
+#[cfg(loom)]
+pub unsafe fn store_words(dst: *mut u8, src: &[u64]) {
+    for (i, word) in src.iter().enumerate() {
+        // Safety: the caller guarantees alignment and extent.
+        unsafe { core::ptr::write_volatile((dst as *mut u64).add(i), *word) };
+    }
+}
+
 /// A value of plain data behind a sequence lock, laid out for shared memory.
 ///
 /// All-zero bytes are a valid `SeqLock` (sequence 0, value all zeros), so a freshly created
