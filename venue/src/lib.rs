@@ -22,6 +22,7 @@ pub mod protocol;
 pub mod queue;
 pub mod replay;
 pub mod server;
+pub mod sim;
 pub mod synth;
 
 /// Nanoseconds on a monotonic clock (process-local origin). The venue keeps its own
