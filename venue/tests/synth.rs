@@ -19,45 +19,50 @@ fn instruments() -> Vec<venue::config::Instrument> {
     .unwrap()
 }
 
-fn run(seed: u64, steps: usize) -> (Vec<ExecEvent>, MatchingEngine) {
+fn run(seed: u64, steps: usize) -> (Vec<ExecEvent>, MatchingEngine, usize) {
     let ins = instruments();
     let mut e = MatchingEngine::new(&ins, RateLimits::default(), MatchingRules::default());
     let mut s = SynthFlow::new(&SynthFile::default(), &ins, seed, 1_000);
     let mut out = Vec::new();
     s.seed_books(&mut e, 1_000, &mut out);
+    let mut one_sided = 0;
     for _ in 0..steps {
         s.step(&mut e, &mut out);
+        for iid in [1, 2] {
+            let (b, a) = e.best(iid);
+            if b.is_none() || a.is_none() {
+                one_sided += 1;
+            }
+        }
     }
-    (out, e)
+    (out, e, one_sided)
 }
 
 #[test]
 fn same_seed_same_market_other_seed_other_market() {
-    let (a, ea) = run(42, 20_000);
-    let (b, _) = run(42, 20_000);
+    let (a, ea, one_sided) = run(42, 20_000);
+    let (b, _, _) = run(42, 20_000);
     assert_eq!(a.len(), b.len());
     assert!(a == b, "same seed must give identical events");
-    let (c, _) = run(43, 20_000);
+    let (c, _, _) = run(43, 20_000);
     assert!(a != c);
     ea.check_invariants().unwrap();
-    // The flow trades and keeps both sides of both books populated.
+    // The flow trades, and a side emptied by a sweep is refilled at once: both books
+    // are two-sided after at least 99 % of the events (2 instruments × 20,000 checks).
     assert!(
         a.iter()
             .filter(|e| matches!(e, ExecEvent::Trade { .. }))
             .count()
             > 1000
     );
-    for iid in [1, 2] {
-        let (bid, ask) = ea.best(iid);
-        assert!(
-            bid.is_some() && ask.is_some(),
-            "instrument {iid} lost a side"
-        );
-    }
+    assert!(
+        one_sided < 400,
+        "one-sided book after {one_sided} of 40,000 checks"
+    );
 }
 
 /// Fraction of (imbalance sign == sign of the mid change over the next `h` events of
-/// that instrument) among events with |imbalance| ≥ 0.3 and a non-zero move, per regime.
+/// that instrument) among events with |imbalance| ≥ THRESH and a non-zero move, per regime.
 const THRESH: f64 = 0.2;
 fn hit_rates(seed: u64, steps: usize, h: usize) -> [(usize, f64); 3] {
     let ins = instruments();
