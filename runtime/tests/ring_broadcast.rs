@@ -2,7 +2,7 @@
 //! and publisher restarts.
 mod ring_common;
 
-use ring_common::{engine_dir, serial, watchdog};
+use ring_common::{engine_dir, serial, watchdog, Backoff};
 use runtime::ring::probe::ProbeMsg;
 use runtime::ring::{Broadcast, Recv, RingError, MAX_SUBSCRIBERS};
 
@@ -77,6 +77,7 @@ fn racing_publisher_never_yields_a_torn_message_and_accounting_is_exact() {
         });
         let (mut delivered, mut lost, mut overruns) = (0u64, 0u64, 0u64);
         let mut next = 0u64;
+        let mut backoff = Backoff::default();
         while next < COUNT {
             match rx.poll() {
                 Recv::Msg { seq, msg } => {
@@ -92,7 +93,7 @@ fn racing_publisher_never_yields_a_torn_message_and_accounting_is_exact() {
                     overruns += 1;
                     next += n;
                 }
-                Recv::Empty => std::hint::spin_loop(),
+                Recv::Empty => backoff.wait(),
             }
             assert_eq!(rx.position(), next);
         }

@@ -2,7 +2,7 @@
 //! side ownership and type checks on attach.
 mod ring_common;
 
-use ring_common::{engine_dir, serial, watchdog};
+use ring_common::{engine_dir, serial, watchdog, Backoff};
 use runtime::ring::probe::ProbeMsg;
 use runtime::ring::{Full, RingError, Spsc};
 use runtime::shm::{AttachError, Region};
@@ -20,7 +20,9 @@ fn two_threads_deliver_every_message_once_in_order() {
         let producer = std::thread::spawn(move || {
             let mut next = 0u64;
             let mut batch = Vec::with_capacity(37);
+            let mut backoff = Backoff::default();
             while next < COUNT {
+                let before = next;
                 // Alternate single pushes and batches of varying size.
                 if next.is_multiple_of(3) {
                     if tx.try_push(&ProbeMsg::new(next, SALT)) == Ok(next) {
@@ -32,12 +34,16 @@ fn two_threads_deliver_every_message_once_in_order() {
                     batch.extend((next..next + n).map(|s| ProbeMsg::new(s, SALT)));
                     next += tx.push_batch(&batch) as u64;
                 }
-                std::hint::spin_loop();
+                if next == before {
+                    backoff.wait();
+                }
             }
             tx
         });
         let mut expect = 0u64;
+        let mut backoff = Backoff::default();
         while expect < COUNT {
+            let before = expect;
             if expect.is_multiple_of(2) {
                 if let Some(m) = rx.try_pop() {
                     assert_eq!(m.seq, expect);
@@ -52,7 +58,9 @@ fn two_threads_deliver_every_message_once_in_order() {
                     expect += 1;
                 });
             }
-            std::hint::spin_loop();
+            if expect == before {
+                backoff.wait();
+            }
         }
         let tx = producer.join().unwrap();
         assert_eq!(tx.next_seq(), COUNT);

@@ -197,11 +197,12 @@ fn killed_consumer_process_is_resumed_exactly_where_it_stopped() {
         let mut seq = 0u64;
         let push_until =
             |tx: &mut runtime::ring::Producer<ProbeMsg, 4096>, seq: &mut u64, end: u64| {
+                let mut backoff = Backoff::default();
                 while *seq < end {
                     if tx.try_push(&ProbeMsg::new(*seq, SALT)).is_ok() {
                         *seq += 1;
                     } else {
-                        std::hint::spin_loop();
+                        backoff.wait();
                     }
                 }
             };
