@@ -628,6 +628,39 @@ fn lockdown_cancels_resting_orders_and_blocks_new_ones() {
 }
 
 #[test]
+fn rejected_orders_are_not_cancels() {
+    let mut x = exec(cfg());
+    let mut out = ExecActions::new();
+    x.on_signal(&sig(1_000.0, 1_000.10, 0.5, 1), 0, &mut out);
+    x.on_venue(
+        &VenueEvent::Rejected {
+            client_order_id: 1,
+            reason: 17,
+        },
+        MS,
+        &mut out,
+    );
+    let ExecAction::Report(ev) = *out.as_slice().last().unwrap() else {
+        panic!()
+    };
+    assert_eq!((ev.kind, ev.reason), (oek::REJECTED, 17));
+    let m = x.metrics();
+    assert_eq!(
+        (
+            m.orders_done,
+            m.orders_rejected,
+            m.orders_cancelled_unfilled
+        ),
+        (1, 1, 0)
+    );
+    assert_eq!(x.open_orders(), 0);
+    // Its timer is gone with it: nothing fires at 200 ms.
+    out.clear();
+    x.on_tick(300 * MS, &mut out);
+    assert!(out.is_empty());
+}
+
+#[test]
 fn unknown_venue_events_are_counted_not_fatal() {
     let mut x = exec(cfg());
     let mut out = ExecActions::new();

@@ -707,12 +707,12 @@ impl Execution {
             }
             VenueEvent::Cancelled { .. } => {
                 self.report(i, oek::CANCELLED, now_ns, 0, out);
-                self.close(i);
+                self.close(i, false);
             }
             VenueEvent::Rejected { reason, .. } => {
                 self.report(i, oek::REJECTED, now_ns, reason, out);
                 self.m.orders_rejected += 1;
-                self.close(i);
+                self.close(i, true);
             }
             VenueEvent::CancelRejected { reason, .. } => {
                 let o = &mut self.orders[i];
@@ -955,7 +955,9 @@ impl Execution {
         out.push(ExecAction::Journal(ev));
     }
 
-    fn close(&mut self, i: usize) {
+    /// Remove a finished order. A rejected order says nothing about fill
+    /// probability and is not a cancel.
+    fn close(&mut self, i: usize, rejected: bool) {
         let o = self.orders.swap_remove(i);
         if let Some(h) = o.timer {
             self.wheel.cancel(h);
@@ -963,10 +965,12 @@ impl Execution {
         self.m.orders_done += 1;
         if o.filled_e8 > 0 {
             self.m.orders_filled += 1;
-        } else if o.leaves_e8 > 0 {
+        } else if !rejected {
             self.m.orders_cancelled_unfilled += 1;
         }
-        self.fill_prob.record(o.level as usize, o.filled_e8 > 0);
+        if !rejected {
+            self.fill_prob.record(o.level as usize, o.filled_e8 > 0);
+        }
     }
 
     fn cancel_all(&mut self, now_ns: u64, out: &mut ExecActions) {
@@ -1043,7 +1047,7 @@ impl Execution {
         ev.fill_price_e8 = price_e8;
         out.push(ExecAction::Report(ev));
         if leaves_e8 <= 0 {
-            self.close(i);
+            self.close(i, false);
         }
     }
 
