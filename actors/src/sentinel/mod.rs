@@ -10,7 +10,10 @@
 //!   venue sends no event to react to), or when the penalty-relevant OTR is over
 //!   budget. It lifts once nothing is outstanding, OTR is within budget and no
 //!   bad observation was made for `healthy_period_ns`.
-//! - **OTR** raw and penalty-relevant ([`crate::execution::otr`]).
+//! - **OTR** raw and penalty-relevant ([`crate::execution::otr`]). Over budget
+//!   (after `otr_min_orders`) is a lockdown that lasts until trades bring the
+//!   ratio back under budget or [`Sentinel::reset_day`]: Execution's own
+//!   projected-OTR check normally stops quoting first, so this is the backstop.
 //! - **Limits**: position, notional and daily loss (gross, marked at the last
 //!   mark price); a breach sends one HALT_ALL emergency (latched until
 //!   [`Sentinel::reset_day`]) and holds lockdown while it lasts, so Execution
