@@ -1,11 +1,32 @@
-# The project's stable interface. `make run` and `make test` are the README's two commands.
+# The project's stable interface. `make run` and `make test` are the README's two commands;
+# .ci/run calls `make test`.
 SHELL := /bin/bash
 CARGO ?= cargo
+TOPOLOGY ?= topology.ron
+SUPERVISOR := target/release/supervisor
 
-.PHONY: test test-rust lint run bench-ring
+.PHONY: all run test deps lint test-rust build-release check \
+        bench-ring bench-latency bench-replay bench-control bench-actors chaos soak fuzz clean-shm
 
-## test: everything CI runs (format, lints, every Rust test)
-test: lint test-rust
+all: test
+
+include ui/web/cockpit.mk
+
+## run: build everything (cockpit first: it is embedded in the binary) and start the engine
+run: cockpit-build build-release
+	$(SUPERVISOR) start --topology $(TOPOLOGY)
+
+build-release: cockpit-build
+	$(CARGO) build --release --locked -p supervisor
+
+## check: validate the topology without starting anything
+check: build-release
+	$(SUPERVISOR) check --topology $(TOPOLOGY)
+
+## test: everything CI runs: format, lints, every Rust test, cockpit tests, browser test
+test: deps lint test-rust cockpit-test browser-test
+
+deps: cockpit-deps cockpit-build
 
 lint:
 	$(CARGO) fmt --all -- --check
@@ -14,6 +35,14 @@ lint:
 test-rust:
 	$(CARGO) test --workspace --locked
 
-## bench-ring: ring latency and throughput against the floor and its peers
+## bench-ring: ring latency and throughput against the floor and its peers (issue 2)
 bench-ring:
 	$(CARGO) bench -p runtime --bench ring
+
+## bench-replay: replay throughput, gzip JSON and binary capture (issue 4)
+bench-replay:
+	$(CARGO) bench -p venue --bench replay
+
+## bench-actors: per-call cost of each actor state machine beside the timing floor
+bench-actors:
+	$(CARGO) run --release --locked -p actors --bin actors-bench
