@@ -45,4 +45,8 @@ bench-replay:
 
 ## bench-actors: per-call cost of each actor state machine beside the timing floor
 bench-actors:
-	$(CARGO) run --release --locked -p actors --bin actors-bench
+	$(CARGO) bench -p actors --bench actors
+
+## bench-control: kill-switch and restart latency over real processes (issue 3)
+bench-control:
+	$(CARGO) bench -p supervisor --bench control
