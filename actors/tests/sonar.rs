@@ -111,6 +111,9 @@ fn minimum_dwell_holds_a_regime_until_it_elapses() {
     let out = s.on_tick(104 * MS);
     assert_eq!(out.regime, Regime::Veto);
     assert!(out.changed);
+    // Attack from 4 ms to 104 ms: 100 ms of the 103 ms since the first event (1 ms).
+    assert_eq!(s.attack_ns(200 * MS), 100 * MS);
+    assert_eq!(s.first_event_ns(), Some(MS));
 }
 
 fn gate_cfg() -> SonarConfig {

@@ -184,6 +184,8 @@ pub struct Sonar {
     window: RollingEntropy,
     regime: Regime,
     regime_since_ns: Option<u64>,
+    attack_ns_closed: u64,
+    first_event_ns: Option<u64>,
     last_mid_x2: Option<i64>,
     // gate state
     gap: bool,
@@ -228,6 +230,8 @@ impl Sonar {
             cfg,
             regime: Regime::Veto,
             regime_since_ns: None,
+            attack_ns_closed: 0,
+            first_event_ns: None,
             last_mid_x2: None,
             gap: false,
             disconnected: false,
@@ -348,6 +352,7 @@ impl Sonar {
         // Ring sequence: dense from 1; a jump means this consumer lost events
         // even if the wrapper did not report it.
         self.counters.events += 1;
+        self.first_event_ns.get_or_insert(now_ns);
         self.last_md_seq = ev.seq;
         if self.last_seq != 0 && ev.seq > self.last_seq + 1 {
             let lost = ev.seq - self.last_seq - 1;
@@ -482,10 +487,29 @@ impl Sonar {
             self.regime_since_ns = Some(now_ns);
         }
         if next != self.regime {
+            if self.regime == Regime::Attack {
+                let since = self.regime_since_ns.unwrap_or(now_ns);
+                self.attack_ns_closed += now_ns.saturating_sub(since);
+            }
             self.regime = next;
             self.regime_since_ns = Some(now_ns);
             self.regime_changes += 1;
         }
+    }
+
+    /// Time spent in Attack up to `now_ns` (for the backtest's `attack_pct`:
+    /// divide by the time since the first event, [`Sonar::first_event_ns`]).
+    pub fn attack_ns(&self, now_ns: u64) -> u64 {
+        let open = match (self.regime, self.regime_since_ns) {
+            (Regime::Attack, Some(since)) => now_ns.saturating_sub(since),
+            _ => 0,
+        };
+        self.attack_ns_closed + open
+    }
+
+    /// When the first market-data event was handled (`None` before any).
+    pub fn first_event_ns(&self) -> Option<u64> {
+        self.first_event_ns
     }
 
     fn output(&mut self, now_ns: u64) -> SonarOutput {
