@@ -278,15 +278,19 @@ impl<C: Clock> ActorLoop<C> {
         let now_ns = self.clock.now_ns().max(pass_start_ns);
         let latency_ns = now_ns.saturating_sub(word);
         self.seen_kill_word = word;
-        if !self.halted {
-            // First sight: stop trading before anything else, then tell the others.
-            self.halted = true;
-            actor.on_kill(now_ns);
-            slot.set_state(actor_state::HALTED);
-        }
+        // Stop trading before anything else; then record when the kill was seen, before the
+        // HALTED state that publishes it (whoever sees HALTED also sees the latency).
         // (A word that changed while halted is a re-arm and a new kill between two passes: the
         // actor never ran in between, so there is nothing more to cancel; record the new kill.)
+        let first_sight = !self.halted;
+        if first_sight {
+            self.halted = true;
+            actor.on_kill(now_ns);
+        }
         slot.record_kill_seen(now_ns, latency_ns);
+        if first_sight {
+            slot.set_state(actor_state::HALTED);
+        }
         self.kill_latency.saturating_record(latency_ns);
         if let Some(publisher) = self.publisher.as_mut() {
             // Rare event: publish at once so the cockpit shows it without waiting.
