@@ -150,8 +150,38 @@ fn zscore_strength_is_zero_during_warmup_and_clipped_after() {
     ev.book.asks[1].qty_e8 = e8(0.001);
     ev.book.bids[0].price_e8 = e8(100.02);
     let s3 = o.on_md(&ev, 3).unwrap();
-    // WOBI ≈ +1, far above the running mean of the previous two → z large → clipped at +1.
-    assert!(s3.strength > 0.0 && s3.strength <= 1.0);
+    // EWMA with α = 0.5 (mean and variance include the current book):
+    //   book 1: w = −15/55 = −0.272727 → μ = −0.272727, σ² = 0
+    //   book 2: w = 5/75 = 0.066667, d = 0.339394 → μ = −0.103030,
+    //           σ² = 0.5·(0 + 0.5·0.339394²) = 0.028797
+    //   book 3: w = (29.999 + 0.5·19.999)/(30.001 + 0.5·20.001) = 0.999925,
+    //           d = 1.102955 → μ = 0.448447, σ² = 0.5·(0.028797 + 0.5·1.102955²) = 0.318526
+    //   z = (0.999925 − 0.448447)/√0.318526 = 0.977137; strength = z / clip(2) = 0.488568
+    assert!((s3.strength - 0.488568).abs() < 1e-5, "{}", s3.strength);
+    // A book far beyond the usual: z/clip > 1 is clipped to 1. Same book again
+    // moves μ toward it, so alternate back to book 1's shape first.
+    let mut o2 = Oracle::new(OracleConfig {
+        strength: StrengthMode::ZScore {
+            alpha: 0.1,
+            clip: 1.0,
+            warmup_events: 1,
+        },
+        emit_threshold: 0.0,
+        ..cfg_two_levels()
+    })
+    .unwrap();
+    let base = known_book(1, 1);
+    for i in 0..20 {
+        // WOBI alternates −15/55 and −14/56 (touch bid 10 ↔ 11): small variance.
+        let mut b = base;
+        b.book.bids[0].qty_e8 = e8(if i % 2 == 0 { 10.0 } else { 11.0 });
+        b.book.bids[0].price_e8 = e8(100.0) - i;
+        o2.on_md(&b, i as u64);
+    }
+    let mut far = base;
+    far.book.asks[0].qty_e8 = e8(0.001);
+    far.book.bids[0].price_e8 = e8(99.0);
+    assert_eq!(o2.on_md(&far, 100).unwrap().strength, 1.0);
 }
 
 #[test]

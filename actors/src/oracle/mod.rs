@@ -36,7 +36,8 @@ pub enum StrengthMode {
     /// `tanh(gain · wobi)`: stateless; with gain 2 a WOBI of 0.5 gives 0.76.
     Tanh { gain: f64 },
     /// Clipped z-score of WOBI against its own exponentially weighted mean and
-    /// variance (α = `alpha` per book event): `clamp((wobi − μ)/σ / clip, −1, 1)`.
+    /// variance (α = `alpha` per book event, both updated with the current book
+    /// first): `clamp((wobi − μ)/σ / clip, −1, 1)`.
     /// Measures imbalance relative to what is usual for this instrument; 0 until
     /// `warmup_events` books were seen.
     ZScore {
