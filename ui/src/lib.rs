@@ -61,6 +61,9 @@ pub struct UiConfig {
     pub max_clients: usize,
     /// How long the kill watcher waits for every hot actor to halt (default 5 s).
     pub kill_watch_timeout: Duration,
+    /// The UI actor's slot in the control block (the supervisor's `ActorEnv::spec.index`);
+    /// None: found by this process's pid.
+    pub own_slot: Option<usize>,
 }
 
 impl UiConfig {
@@ -82,6 +85,7 @@ impl UiConfig {
             client_send_timeout: Duration::from_secs(1),
             max_clients: 16,
             kill_watch_timeout: Duration::from_secs(5),
+            own_slot: None,
         }
     }
 
@@ -125,7 +129,10 @@ pub async fn serve(config: UiConfig) -> anyhow::Result<()> {
     token
         .write_file(&config.token_file)
         .context("writing the control token file")?;
-    let view = shm_view::ShmView::new(config.shm_base.clone(), &config.engine_name);
+    let mut view = shm_view::ShmView::new(config.shm_base.clone(), &config.engine_name);
+    if let Some(i) = config.own_slot {
+        view = view.with_own_slot(i);
+    }
     let view: Arc<dyn EngineView> = Arc::new(view);
     let running = server::start(
         config.addr,
@@ -143,12 +150,26 @@ pub async fn serve(config: UiConfig) -> anyhow::Result<()> {
         token.as_str(),
         config.token_file.display()
     );
-    running.wait().await;
-    anyhow::bail!("the cockpit server stopped")
+    if running.wait().await {
+        println!("ui: stopped on the supervisor's request");
+        return Ok(());
+    }
+    anyhow::bail!("the cockpit server stopped unexpectedly")
 }
 
-/// Entry point for the supervisor's `ui` process kind: a current-thread tokio runtime on the
-/// housekeeping core the supervisor pinned this process to.
+/// Run [`serve`] on a current-thread tokio runtime (the housekeeping core the supervisor pinned
+/// this process to). Returns Ok(()) when the supervisor asks the actor to stop.
+pub fn run_config(config: UiConfig) -> anyhow::Result<()> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("building the UI actor's tokio runtime")?;
+    rt.block_on(serve(config))
+}
+
+/// Entry point for the supervisor's `ui` process kind. The slot is found by this process's
+/// pid; it is marked RUNNING, beats every frame (50 ms) and the function returns Ok(()) once
+/// the slot's stop request is seen. See ui/README.md for the registration glue.
 pub fn run_ui_process(
     shm_base: Option<PathBuf>,
     engine_name: &str,
@@ -160,9 +181,5 @@ pub fn run_ui_process(
     config.addr = addr;
     config.token_file = token_file;
     config.allow_remote = allow_remote;
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("building the UI actor's tokio runtime")?;
-    rt.block_on(serve(config))
+    run_config(config)
 }

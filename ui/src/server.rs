@@ -59,6 +59,9 @@ struct Inner {
 
 pub(crate) struct Shared {
     settings: ServerSettings,
+    /// Raised when the supervisor asks the UI actor to stop.
+    stop: tokio::sync::Notify,
+    stopping: std::sync::atomic::AtomicBool,
     policy: OriginPolicy,
     token: Token,
     view: Arc<dyn EngineView>,
@@ -80,17 +83,15 @@ impl Shared {
         let now_ns = monotonic_ns();
         let wall_ms = wall_clock_ns() / 1_000_000;
         self.view.heartbeat(now_ns);
+        if self.view.stop_requested() && !self.stopping.swap(true, Ordering::AcqRel) {
+            self.stop.notify_one();
+        }
         let with_hists = {
             let g = lock(&self.inner);
             g.ticks
                 .is_multiple_of(self.settings.histogram_every_frames.max(1))
         };
-        let reading = self.view.read(now_ns).map(|mut r| {
-            if !with_hists {
-                r.histograms.clear();
-            }
-            r
-        });
+        let reading = self.view.read(now_ns, with_hists);
         let mut state = {
             let mut p = lock(&self.proc);
             build_state(
@@ -186,6 +187,7 @@ pub struct RunningServer {
     pub token: Token,
     stop: Option<oneshot::Sender<()>>,
     done: tokio::task::JoinHandle<()>,
+    shared: Arc<Shared>,
 }
 
 impl RunningServer {
@@ -197,9 +199,10 @@ impl RunningServer {
         let _ = self.done.await;
     }
 
-    /// Run until the server ends (never, unless the listener fails).
-    pub async fn wait(self) {
+    /// Run until the server ends: true when the supervisor asked it to stop.
+    pub async fn wait(self) -> bool {
         let _ = self.done.await;
+        self.shared.stopping.load(Ordering::Acquire)
     }
 }
 
@@ -265,6 +268,8 @@ pub async fn start(
             clients: Broadcaster::new(settings.max_clients, settings.client_queue_frames),
         }),
         settings,
+        stop: tokio::sync::Notify::new(),
+        stopping: std::sync::atomic::AtomicBool::new(false),
         counters: Counters::default(),
     });
     // First sample before accepting, so a snapshot always carries real state.
@@ -283,20 +288,29 @@ pub async fn start(
             }
         })
     };
+    let stopper = Arc::clone(&shared);
     let server = warp::serve(routes(Arc::clone(&shared)))
         .incoming(listener)
         .graceful(async move {
-            let _ = stop_rx.await;
+            tokio::select! {
+                _ = stop_rx => {}
+                _ = stopper.stop.notified() => {}
+            }
         });
+    let ended = Arc::clone(&shared);
     let done = tokio::spawn(async move {
         server.run().await;
         sampler.abort();
+        if ended.stopping.load(Ordering::Acquire) {
+            ended.view.mark_stopped();
+        }
     });
     Ok(RunningServer {
         addr,
         token,
         stop: Some(stop_tx),
         done,
+        shared,
     })
 }
 

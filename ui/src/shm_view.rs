@@ -10,9 +10,10 @@ use runtime::clock::wall_clock_ns;
 use runtime::control::{
     actor_state, actor_state_name, engine_state_name, ControlBlock, CONTROL_FILE,
 };
+use runtime::hist::{stage, HistogramReader, HistogramRegion};
 use runtime::shm::ShmDir;
 
-use crate::view::{EngineReading, EngineView, KillReading, SlotReading, ViewError};
+use crate::view::{EngineReading, EngineView, KillReading, SlotReading, StageHist, ViewError};
 
 /// How often (in reads) the control file's inode is checked for a newer engine.
 const REATTACH_CHECK_EVERY: u64 = 20;
@@ -21,6 +22,10 @@ struct Attached {
     cb: Arc<ControlBlock>,
     inode: u64,
     path: PathBuf,
+    /// `hist.shm`'s reader; None until the file exists (actors create it on first publication
+    /// or the supervisor at start).
+    hist: Option<HistogramReader>,
+    dir: Option<ShmDir>,
 }
 
 pub struct ShmView {
@@ -28,6 +33,8 @@ pub struct ShmView {
     base: Option<PathBuf>,
     attached: Mutex<Option<Attached>>,
     reads: std::sync::atomic::AtomicU64,
+    /// The UI actor's own slot, when the supervisor told us; else found by our pid.
+    own_slot: Option<usize>,
 }
 
 impl ShmView {
@@ -37,7 +44,15 @@ impl ShmView {
             base,
             attached: Mutex::new(None),
             reads: Default::default(),
+            own_slot: None,
         }
+    }
+
+    /// The UI actor's own slot index (as the supervisor's `ActorEnv` gives it). Without it the
+    /// slot is found by this process's pid.
+    pub fn with_own_slot(mut self, index: usize) -> ShmView {
+        self.own_slot = Some(index);
+        self
     }
 
     /// Attach to an engine's block that already exists (tests, tools).
@@ -51,8 +66,19 @@ impl ShmView {
         ShmView {
             engine: engine_name.to_string(),
             base: None,
-            attached: Mutex::new(Some(Attached { cb, inode, path })),
+            attached: Mutex::new(Some(Attached {
+                cb,
+                inode,
+                hist: None,
+                dir: path.parent().and_then(|d| {
+                    let base = d.parent()?;
+                    let name = d.file_name()?.to_str()?;
+                    ShmDir::open(Some(base), name).ok()
+                }),
+                path,
+            })),
             reads: Default::default(),
+            own_slot: None,
         }
     }
 
@@ -88,8 +114,70 @@ impl ShmView {
             cb: Arc::clone(&cb),
             inode,
             path,
+            hist: None,
+            dir: Some(dir),
         });
         Ok(cb)
+    }
+
+    /// Every published stage's histogram (merged across publishers), in stage order.
+    fn histograms(&self) -> Vec<StageHist> {
+        let mut g = self.attached.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(a) = g.as_mut() else {
+            return vec![];
+        };
+        if a.hist.is_none() {
+            let Some(dir) = a.dir.as_ref() else {
+                return vec![];
+            };
+            match HistogramRegion::attach(dir) {
+                Ok(region) => a.hist = Some(HistogramReader::new(region)),
+                Err(_) => return vec![], // not created yet: no histograms to show
+            }
+        }
+        let Some(reader) = a.hist.as_mut() else {
+            return vec![];
+        };
+        let mut stages: Vec<(u32, String)> = reader
+            .slots()
+            .into_iter()
+            .map(|s| (s.stage, s.name))
+            .collect();
+        stages.sort();
+        stages.dedup_by_key(|s| s.0);
+        stages
+            .into_iter()
+            .filter_map(|(id, published_name)| {
+                let hist = reader.read(id)?;
+                let key = stage::name(id)
+                    .map(str::to_string)
+                    .unwrap_or_else(|| published_name.clone());
+                let label = stage_label(&key);
+                Some(StageHist {
+                    stage: key,
+                    label,
+                    hist,
+                    sum_ns: None,
+                })
+            })
+            .collect()
+    }
+}
+
+/// What the cockpit calls a stage.
+pub fn stage_label(key: &str) -> String {
+    match key {
+        "tick_to_order" => "tick → order".into(),
+        "rtt" => "order RTT".into(),
+        "order_to_fill" => "order → fill".into(),
+        "hop_feed_oracle" => "hop feed → oracle".into(),
+        "hop_oracle_execution" => "hop oracle → exec".into(),
+        "cancel_lateness" => "cancel lateness".into(),
+        "kill_switch" => "kill flag → seen".into(),
+        k => match k.strip_suffix("_proc") {
+            Some(actor) => format!("{actor} processing"),
+            None => k.replace('_', " "),
+        },
     }
 }
 
@@ -122,7 +210,7 @@ impl EngineView for ShmView {
         &self.engine
     }
 
-    fn read(&self, _now_ns: u64) -> Result<EngineReading, ViewError> {
+    fn read(&self, _now_ns: u64, with_histograms: bool) -> Result<EngineReading, ViewError> {
         let cb = self.block()?;
         let kill = match cb.kill_info() {
             Some(k) => KillReading {
@@ -153,7 +241,11 @@ impl EngineView for ShmView {
                 .read()
                 .filter(|t| t.updated_ns != 0),
             feed: cb.feed_telemetry().read().filter(|t| t.updated_ns != 0),
-            histograms: vec![],
+            histograms: if with_histograms {
+                self.histograms()
+            } else {
+                vec![]
+            },
         })
     }
 
@@ -172,18 +264,39 @@ impl EngineView for ShmView {
 
     fn heartbeat(&self, now_ns: u64) {
         let Ok(cb) = self.block() else { return };
-        // Our own slot: the one whose pid is ours (the supervisor wrote it when it spawned us).
-        let me = std::process::id();
-        // (Several slots may show our pid when one process hosts several actors: prefer the ui kind.)
-        let mine = cb
-            .actors()
-            .position(|s| s.pid() == me && s.kind() == "ui")
-            .or_else(|| cb.actors().position(|s| s.pid() == me));
-        if let Some(slot) = mine.map(|i| cb.slot(i)) {
+        if let Some(slot) = self.own(&cb).map(|i| cb.slot(i)) {
             if matches!(slot.state(), actor_state::STARTING | actor_state::READY) {
                 slot.set_state(actor_state::RUNNING);
             }
             slot.beat(now_ns);
         }
+    }
+
+    fn stop_requested(&self) -> bool {
+        let Ok(cb) = self.block() else { return false };
+        self.own(&cb).is_some_and(|i| cb.slot(i).stop_requested())
+    }
+
+    fn mark_stopped(&self) {
+        if let Ok(cb) = self.block() {
+            if let Some(i) = self.own(&cb) {
+                cb.slot(i).set_state(actor_state::STOPPED);
+            }
+        }
+    }
+}
+
+impl ShmView {
+    /// Our slot: the one the supervisor named, else the one whose pid is ours (the supervisor
+    /// writes it when it spawns us; several slots may show our pid when one process hosts
+    /// several actors, so the ui kind is preferred).
+    fn own(&self, cb: &ControlBlock) -> Option<usize> {
+        if let Some(i) = self.own_slot.filter(|&i| i < cb.actor_count()) {
+            return Some(i);
+        }
+        let me = std::process::id();
+        cb.actors()
+            .position(|s| s.pid() == me && s.kind() == "ui")
+            .or_else(|| cb.actors().position(|s| s.pid() == me))
     }
 }

@@ -95,14 +95,19 @@ pub struct EngineReading {
 pub trait EngineView: Send + Sync + 'static {
     /// The engine's name (for display and errors).
     fn engine_name(&self) -> &str;
-    /// Read everything the cockpit shows.
-    fn read(&self, now_ns: u64) -> Result<EngineReading, ViewError>;
+    /// Read everything the cockpit shows; histograms (large, slow to decode) only when asked.
+    fn read(&self, now_ns: u64, with_histograms: bool) -> Result<EngineReading, ViewError>;
     /// Only the actor slots: the kill watcher polls this fast, so it must be cheap.
     fn slots(&self) -> Result<Vec<SlotReading>, ViewError>;
     /// Latch the kill switch; Ok(true) if this call set it, Ok(false) if it was already set.
     fn kill(&self, by: &str, reason: &str) -> Result<bool, ViewError>;
     /// Clear the kill switch; Ok(true) if it was set.
     fn rearm(&self, by: &str) -> Result<bool, ViewError>;
-    /// Tell the supervisor this process is alive (the UI actor's own heartbeat).
+    /// Tell the supervisor this process is alive (the UI actor's own heartbeat; also marks
+    /// its slot RUNNING the first time).
     fn heartbeat(&self, now_ns: u64);
+    /// Whether the supervisor asked the UI actor to stop.
+    fn stop_requested(&self) -> bool;
+    /// Record that the UI actor left its loop after a stop request.
+    fn mark_stopped(&self);
 }

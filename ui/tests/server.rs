@@ -231,6 +231,46 @@ async fn websocket_upgrade_checks_origin_and_token_then_streams_snapshot_and_upd
         }
     }
 
+    // What the actors publish: telemetry through the control block's seqlocks and a latency
+    // histogram through hist.shm, as the real actors do.
+    let mut ot = runtime::telemetry::OracleTelemetry {
+        updated_ns: 1,
+        wobi: 0.25,
+        strength: -0.5,
+        imbalance_pct: 12.5,
+        microprice_e8: 101_50_000_000, // ₹101.50
+        ..Default::default()
+    };
+    ot.level_imbalance[0] = 0.75;
+    e.cb.oracle_telemetry().write(&ot);
+    let mut sonar = runtime::telemetry::SonarTelemetry {
+        updated_ns: 1,
+        entropy: 0.9,
+        regime: runtime::telemetry::REGIME_VETO,
+        gate_open: 0,
+        failing_check: runtime::telemetry::gate_check::STALE_DATA,
+        ..Default::default()
+    };
+    sonar.failing_mask =
+        runtime::telemetry::gate_check::bit(runtime::telemetry::gate_check::STALE_DATA)
+            | runtime::telemetry::gate_check::bit(runtime::telemetry::gate_check::FEED_GAP);
+    e.cb.sonar_telemetry().write(&sonar);
+    e.cb.execution_telemetry()
+        .write(&runtime::telemetry::ExecutionTelemetry {
+            updated_ns: 1,
+            orders_sent: 40,
+            pnl_net_e8: -2_50_000_000, // −₹2.50
+            otr_penalty: 60.0,
+            fill_rate: 0.25,
+            ..Default::default()
+        });
+    let region = runtime::hist::HistogramRegion::create(&e.shm).unwrap();
+    let mut publisher = runtime::hist::HistogramPublisher::new(region, 0);
+    let mut h = runtime::hist::new_histogram();
+    h.record_n(1_000_000, 99).unwrap(); // 99 × 1 ms
+    h.record(30_000_000).unwrap(); // one 30 ms round trip
+    publisher.publish(runtime::hist::stage::RTT, &h, 1).unwrap();
+
     let (mut ws, resp) = tokio_tungstenite::connect_async(refused(Some(&same_origin(a)), &good))
         .await
         .unwrap();
@@ -240,7 +280,7 @@ async fn websocket_upgrade_checks_origin_and_token_then_streams_snapshot_and_upd
         "the server picks the cockpit subprotocol (browsers require it)"
     );
     let mut frames = vec![];
-    while frames.len() < 4 {
+    while frames.len() < 8 {
         match ws.next().await {
             Some(Ok(Message::Text(t))) => {
                 frames.push(serde_json::from_str::<serde_json::Value>(&t).unwrap())
@@ -274,7 +314,47 @@ async fn websocket_upgrade_checks_origin_and_token_then_streams_snapshot_and_upd
         assert_eq!(names, ["feed", "oracle", "execution", "ui"]);
         // pid is this test process: /proc gives a last CPU
         assert!(f["actors"][0]["last_cpu"].as_i64().unwrap() >= 0);
+        assert!(
+            f["sentinel"].is_null(),
+            "never published: no data, not zeros"
+        );
     }
+    // Telemetry published before the connection shows in every frame after the first tick.
+    let last = frames.last().unwrap();
+    assert_eq!(last["oracle"]["wobi"], 0.25);
+    assert_eq!(last["oracle"]["microprice"], 101.5);
+    assert_eq!(last["oracle"]["level_imbalance"][0], 0.75);
+    assert_eq!(last["sonar"]["regime"], "VETO");
+    assert_eq!(last["sonar"]["gate_open"], false);
+    assert_eq!(last["sonar"]["failing_check"], "stale_data");
+    assert_eq!(
+        last["sonar"]["failing_checks"],
+        serde_json::json!(["feed_gap", "stale_data"])
+    );
+    assert_eq!(last["execution"]["orders_sent"], 40);
+    assert_eq!(last["execution"]["pnl_net_inr"], -2.5);
+    assert_eq!(last["execution"]["fill_rate_pct"], 25.0);
+    assert_eq!(last["execution"]["penalty_paise_per_order"], 2);
+    let rtt = last["histograms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["stage"] == "rtt")
+        .expect("the RTT histogram from hist.shm");
+    assert_eq!(rtt["count"], 100);
+    // p50 = 1 ms and p99.9 = 30 ms within HDR's 0.1 %; p99 is the 99th value: still 1 ms
+    let within =
+        |v: &serde_json::Value, want: f64| (v.as_f64().unwrap() - want).abs() <= want * 0.001;
+    assert!(within(&rtt["p50_ns"], 1e6), "{}", rtt["p50_ns"]);
+    assert!(within(&rtt["p99_ns"], 1e6), "{}", rtt["p99_ns"]);
+    assert!(within(&rtt["p999_ns"], 30e6), "{}", rtt["p999_ns"]);
+    let b: u64 = rtt["buckets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["count"].as_u64().unwrap())
+        .sum();
+    assert_eq!(b, 100);
     srv.shutdown().await;
 }
 
@@ -333,4 +413,27 @@ async fn a_client_that_stops_reading_is_dropped_not_buffered() {
     };
     drop(ws);
     srv.shutdown().await;
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn the_ui_actor_beats_its_slot_and_stops_when_the_supervisor_asks() {
+    let _w = Watchdog::new(30, "stop request");
+    let e = engine("stopreq");
+    let ui_slot = e.cb.slot(e.cb.find("ui").unwrap());
+    ui_slot.set_state(actor_state::STARTING); // as the supervisor leaves a freshly spawned child
+    let beats_before = ui_slot.heartbeat();
+    let feed_beats = e.cb.slot(0).heartbeat();
+    let srv = serve(&e, settings()).await;
+    // a few frames pass
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(ui_slot.state(), actor_state::RUNNING, "marked ready");
+    assert!(ui_slot.heartbeat() > beats_before, "heartbeat advances");
+    assert_eq!(
+        e.cb.slot(0).heartbeat(),
+        feed_beats,
+        "beats its own slot only"
+    );
+    ui_slot.request_stop();
+    assert!(srv.wait().await, "returns because it was asked to stop");
+    assert_eq!(ui_slot.state(), actor_state::STOPPED);
 }

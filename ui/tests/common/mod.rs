@@ -45,6 +45,7 @@ impl Drop for Watchdog {
 
 pub struct Engine {
     pub _dir: tempfile::TempDir,
+    pub shm: ShmDir,
     pub cb: Arc<ControlBlock>,
     pub name: String,
 }
@@ -70,6 +71,7 @@ pub fn engine(name: &str) -> Engine {
     }
     Engine {
         _dir: dir,
+        shm,
         cb: Arc::new(cb),
         name: name.to_string(),
     }

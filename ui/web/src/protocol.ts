@@ -4,7 +4,15 @@
 
 export const PROTOCOL_VERSION = 1;
 
-export type EngineState = 'STARTING' | 'RUNNING' | 'LOCKDOWN' | 'HALTED' | 'STOPPED' | 'DETACHED';
+export type EngineState =
+  | 'STARTING'
+  | 'RUNNING'
+  | 'LOCKDOWN'
+  | 'HALTED'
+  | 'STOPPING'
+  | 'STOPPED'
+  | 'UNKNOWN'
+  | 'DETACHED';
 
 export interface KillInfo {
   set: boolean;
@@ -20,8 +28,10 @@ export interface KillLatency {
   received_ns: number;
   /** Press received → flag written. */
   flag_written_after_ns: number;
-  /** Press received → last hot actor reported HALTED; null while still waiting. */
+  /** Press received → the watcher saw the last hot actor report HALTED; null while waiting. */
   all_halted_after_ns: number | null;
+  /** Press received → the latest time a hot actor recorded seeing the flag (its own clock). */
+  last_actor_saw_after_ns: number | null;
   /** Hot actors still not HALTED (names), empty once done. */
   waiting_for: string[];
   /** True when the watch gave up (bounded wait) before every actor halted. */
@@ -56,6 +66,9 @@ export interface ActorRow {
   cpu_pct: number;
   msgs_in: number;
   msgs_out: number;
+  /** Processing latency the actor last published (0: none yet). */
+  latency_p50_ns: number;
+  latency_p99_ns: number;
 }
 
 export interface CoreRow {
@@ -69,7 +82,13 @@ export interface SentinelInfo {
   rtt_p50_ns: number;
   rtt_p99_ns: number;
   rtt_threshold_ns: number;
+  rtt_samples: number;
   lockdown: boolean;
+  /** Why (rtt_over_threshold, ack_timeout, …) while in lockdown, else ''. */
+  lockdown_reason: string;
+  lockdowns: number;
+  outstanding_acks: number;
+  oldest_ack_age_ns: number;
   /** What Sentinel last escalated (restart X, halt), or ''. */
   emergency: string;
   emergencies: number;
@@ -81,8 +100,11 @@ export interface SonarInfo {
   regime: Regime;
   entropy: number;
   gate_open: boolean;
-  /** Name of the zero-trust check that closed the gate, or '' when open. */
+  /** Name of the first zero-trust check that closed the gate, or '' when open. */
   failing_check: string;
+  /** Every failing check. */
+  failing_checks: string[];
+  regime_changes: number;
 }
 
 export interface OracleInfo {
@@ -90,14 +112,37 @@ export interface OracleInfo {
   strength: number;
   imbalance_pct: number;
   microprice: number;
+  best_bid: number;
+  best_ask: number;
   /** Per-level imbalance −1…+1, level 0 = top of book; one heatmap column per frame. */
   level_imbalance: number[];
+  events: number;
+  signals_sent: number;
+}
+
+export interface BlockedCounts {
+  regime: number;
+  gate: number;
+  lockdown: number;
+  kill: number;
+  nev: number;
+  rate: number;
+  otr: number;
+}
+
+export interface FeedInfo {
+  connected: boolean;
+  md_seq: number;
+  events: number;
+  gaps: number;
+  reconnects: number;
 }
 
 export interface ExecutionInfo {
   orders_sent: number;
   fills: number;
   cancels: number;
+  rejects: number;
   fill_rate_pct: number;
   cancel_rate_pct: number;
   nev_expected_inr: number;
@@ -105,12 +150,16 @@ export interface ExecutionInfo {
   pnl_gross_inr: number;
   pnl_net_inr: number;
   costs_inr: number;
-  otr: number;
+  otr_raw: number;
+  /** OTR counting only penalty-relevant orders (exemptions applied): what the slabs apply to. */
+  otr_penalty: number;
   otr_budget: number;
-  /** Penalty (INR) the current OTR slab would cost, 0 under the first slab. */
-  otr_penalty_inr: number;
+  /** Exchange penalty per order at the current penalty-relevant OTR (paise). */
+  penalty_paise_per_order: number;
   open_orders: number;
   position: number;
+  tick_to_order_last_ns: number;
+  blocked: BlockedCounts;
 }
 
 export interface HistBucket {
@@ -146,19 +195,20 @@ export interface StateFields {
   sonar: SonarInfo | null;
   oracle: OracleInfo | null;
   execution: ExecutionInfo | null;
+  feed: FeedInfo | null;
   histograms: HistInfo[];
 }
 
 /** History a fresh client needs to draw its charts at once (oldest first). */
 export interface History {
-  /** [wall_ms, rtt_last_ns, rtt_p99_ns] */
-  rtt: [number, number, number][];
+  /** [wall_ms, rtt_last_ns, rtt_p99_ns] (null: no Sentinel data then) */
+  rtt: [number, number | null, number | null][];
   /** [wall_ms, regime] */
-  regime: [number, Regime][];
-  /** One column per frame, each `level_imbalance`. */
-  wobi: number[][];
+  regime: [number, Regime | null][];
+  /** One column per frame, each `level_imbalance` (null: no Oracle data then). */
+  wobi: (number[] | null)[];
   /** [wall_ms, wobi, strength, imbalance_pct] */
-  signal: [number, number, number, number][];
+  signal: [number, number | null, number | null, number | null][];
 }
 
 export interface SnapshotFrame extends StateFields {

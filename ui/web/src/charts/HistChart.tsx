@@ -1,7 +1,7 @@
 import { useCallback, useRef } from 'react';
 import uPlot from 'uplot';
-import { fmtNs } from '../format';
 import type { HistInfo } from '../protocol';
+import { decades, nsTick } from './axes';
 import { axis, FONT, UPlotChart } from './UPlotChart';
 
 const bars = uPlot.paths.bars!({ size: [0.85, 40], align: 0 });
@@ -21,12 +21,20 @@ export function HistChart({ hist, revision }: { hist: HistInfo | undefined; revi
       legend: { show: false },
       cursor: { show: false },
       scales: {
-        x: { time: false, distr: 3, range: [100, 1e9] },
-        y: { distr: 3, range: (_u, _min, max) => [1, Math.max(10, (max ?? 10) * 2)] },
+        x: { time: false, distr: 3, log: 10, range: [100, 1e10] },
+        y: { distr: 3, log: 10, range: (_u, _min, max) => [1, Math.max(10, 10 ** Math.ceil(Math.log10(Math.max(1, max ?? 1)) + 0.01))] },
       },
       axes: [
-        axis({ space: 44, values: (_u, vals) => vals.map((v) => (v == null ? '' : fmtNs(v))) }),
-        axis({ size: 40, values: (_u, vals) => vals.map((v) => (v == null ? '' : compact(v))) }),
+        axis({
+          space: 30,
+          splits: () => [1e3, 1e6, 1e9],
+          values: (_u, vals) => vals.map((v) => (v == null ? '' : nsTick(v))),
+        }),
+        axis({
+          size: 36,
+          splits: (u) => decades(1, u.scales.y.max ?? 10),
+          values: (_u, vals) => vals.map((v) => (v == null ? '' : compact(v))),
+        }),
       ],
       series: [{}, { label: 'count', stroke: '#4cc9f0', fill: 'rgba(76,201,240,0.35)', paths: bars, points: { show: false } }],
       hooks: {

@@ -1,6 +1,7 @@
 import { useCallback } from 'react';
 import uPlot from 'uplot';
 import { fmtNs } from '../format';
+import { clock, decades, nsTick } from './axes';
 import type { FrameStore } from '../store';
 import { axis, FONT, UPlotChart } from './UPlotChart';
 
@@ -32,11 +33,15 @@ export function RttChart({ store, revision }: { store: FrameStore; revision: num
       cursor: { show: true, drag: { x: false, y: false } },
       scales: {
         x: { time: true },
-        y: { distr: 3, range: [Y_MIN_NS, Y_MAX_NS] },
+        y: { distr: 3, log: 10, range: [Y_MIN_NS, Y_MAX_NS] },
       },
       axes: [
-        axis({ space: 70 }),
-        axis({ size: 62, values: (_u, vals) => vals.map((v) => (v == null ? '' : fmtNs(v))) }),
+        axis({ space: 80, values: (_u, vals) => vals.map((v) => (v == null ? '' : clock(v))) }),
+        axis({
+          size: 56,
+          splits: () => decades(Y_MIN_NS, Y_MAX_NS),
+          values: (_u, vals) => vals.map((v) => (v == null ? '' : nsTick(v))),
+        }),
       ],
       series: [
         {},

@@ -1,6 +1,7 @@
 import { useCallback } from 'react';
 import uPlot from 'uplot';
 import type { FrameStore } from '../store';
+import { clock } from './axes';
 import { axis, UPlotChart } from './UPlotChart';
 
 /** WOBI and signal strength over time, both on a fixed −1…+1 scale. */
@@ -16,7 +17,10 @@ export function SignalChart({ store, revision }: { store: FrameStore; revision: 
       legend: { show: false },
       cursor: { show: false },
       scales: { x: { time: true }, y: { range: [-1, 1] } },
-      axes: [axis({ space: 70 }), axis({ size: 40, splits: () => [-1, -0.5, 0, 0.5, 1] })],
+      axes: [
+        axis({ space: 80, values: (_u, vals) => vals.map((v) => (v == null ? '' : clock(v))) }),
+        axis({ size: 40, splits: () => [-1, -0.5, 0, 0.5, 1] }),
+      ],
       series: [
         {},
         { label: 'WOBI', stroke: '#90be6d', width: 1.25, points: { show: false } },

@@ -1,6 +1,6 @@
-import { fmtCount, fmtFixed, fmtInr, fmtPct } from '../format';
+import { fmtCount, fmtFixed, fmtInr, fmtNs, fmtPct } from '../format';
 import type { ExecutionInfo, StateFields } from '../protocol';
-import { Panel, Stat } from './common';
+import { Badge, Panel, Stat } from './common';
 
 /** NSE order-to-trade penalty slabs (exchange notice of 2020): OTR bounds and paise per order. */
 export const OTR_SLABS: { from: number; to: number; paise: number }[] = [
@@ -27,18 +27,22 @@ export function otrScale(otr: number): number {
 }
 
 function OtrGauge({ e }: { e: ExecutionInfo | null }) {
-  const otr = e?.otr ?? 0;
+  const otr = e?.otr_penalty ?? 0;
   const budget = e?.otr_budget ?? 0;
   return (
     <div className="otr" data-testid="otr">
       <div className="otr-bar">
         {OTR_SLABS.map((s, i) => (
-          <div key={i} className={`otr-slab slab-${i}`} title={`${s.from}–${Number.isFinite(s.to) ? s.to : '∞'}: ${s.paise} paise/order`}>
+          <div
+            key={i}
+            className={`otr-slab slab-${i}`}
+            title={`OTR ${s.from}–${Number.isFinite(s.to) ? s.to : '∞'}: ${s.paise} paise per order`}
+          >
             <span>{s.paise === 0 ? 'nil' : `${s.paise}p`}</span>
           </div>
         ))}
-        {budget > 0 && <div className="otr-budget" style={{ left: `${otrScale(budget) * 100}%` }} title="budget" />}
-        {e && <div className="otr-mark" style={{ left: `${otrScale(otr) * 100}%` }} />}
+        {budget > 0 && <div className="otr-budget" style={{ left: `${otrScale(budget) * 100}%` }} title={`budget ${budget}`} />}
+        {e && <div className="otr-mark" style={{ left: `${otrScale(otr) * 100}%` }} title={`OTR ${otr.toFixed(2)}`} />}
       </div>
       <div className="otr-ticks">
         {[0, 50, 250, 500, 1000, 2000].map((t) => (
@@ -51,17 +55,38 @@ function OtrGauge({ e }: { e: ExecutionInfo | null }) {
   );
 }
 
+const BLOCKS: [keyof ExecutionInfo['blocked'], string][] = [
+  ['regime', 'regime'],
+  ['gate', 'gate'],
+  ['lockdown', 'lockdown'],
+  ['kill', 'kill'],
+  ['nev', 'NEV'],
+  ['rate', 'rate'],
+  ['otr', 'OTR'],
+];
+
 export function ExecutionPanel({ s }: { s: StateFields | null }) {
   const e = s?.execution ?? null;
-  const overBudget = e ? e.otr_budget > 0 && e.otr > e.otr_budget : false;
+  const overBudget = e ? e.otr_budget > 0 && e.otr_penalty > e.otr_budget : false;
   const tone = (x: number | undefined) => (x === undefined ? undefined : x > 0 ? 'good' : x < 0 ? 'bad' : undefined);
   return (
-    <Panel title="Execution" className="execution" testId="panel-execution">
+    <Panel
+      title="Execution"
+      className="execution"
+      testId="panel-execution"
+      badge={
+        <Badge tone={e ? (e.open_orders > 0 ? 'good' : 'muted') : 'muted'}>
+          {e ? `${fmtCount(e.open_orders)} open` : 'NO DATA'}
+        </Badge>
+      }
+    >
       <div className="stat-grid">
-        <Stat label="NEV expected" value={fmtInr(e?.nev_expected_inr, { sign: true })} w={13} tone={tone(e?.nev_expected_inr)} />
-        <Stat label="NEV realised" value={fmtInr(e?.nev_realised_inr, { sign: true })} w={13} tone={tone(e?.nev_realised_inr)} />
+        <Stat label="NEV expected" value={fmtInr(e?.nev_expected_inr, { sign: true })} w={12} tone={tone(e?.nev_expected_inr)} />
+        <Stat label="NEV realised" value={fmtInr(e?.nev_realised_inr, { sign: true })} w={12} tone={tone(e?.nev_realised_inr)} />
+        <Stat label="tick → order" value={fmtNs(e?.tick_to_order_last_ns || null)} w={9} />
         <Stat label="fill rate" value={fmtPct(e?.fill_rate_pct)} w={8} testId="fill-rate" />
         <Stat label="cancel rate" value={fmtPct(e?.cancel_rate_pct)} w={8} />
+        <Stat label="rejects" value={fmtCount(e?.rejects)} w={8} />
         <Stat label="orders sent" value={fmtCount(e?.orders_sent)} w={9} testId="orders-sent" />
         <Stat label="fills" value={fmtCount(e?.fills)} w={9} />
         <Stat label="cancels" value={fmtCount(e?.cancels)} w={9} />
@@ -88,12 +113,25 @@ export function ExecutionPanel({ s }: { s: StateFields | null }) {
       <div className="subhead">
         Order-to-trade ratio
         <span className={`otr-value ${overBudget ? 'bad' : ''}`} data-testid="otr-value">
-          {fmtFixed(e?.otr, 2)} <span className="muted">/ budget {fmtFixed(e?.otr_budget, 0)}</span>
+          {fmtFixed(e?.otr_penalty, 2)}
+          <span className="muted"> / budget {fmtFixed(e?.otr_budget, 0)} · raw {fmtFixed(e?.otr_raw, 2)}</span>
         </span>
       </div>
       <OtrGauge e={e} />
-      <div className="stats-row">
-        <Stat label="OTR penalty (today)" value={fmtInr(e?.otr_penalty_inr)} w={11} tone={e && e.otr_penalty_inr > 0 ? 'bad' : undefined} />
+      <div className="otr-note">
+        penalty slab now:{' '}
+        <b className={e && e.penalty_paise_per_order > 0 ? 'bad' : 'good'}>
+          {e ? (e.penalty_paise_per_order > 0 ? `${e.penalty_paise_per_order} paise / order` : 'nil') : '—'}
+        </b>
+      </div>
+      <div className="subhead">Orders not placed, by first reason</div>
+      <div className="blocked">
+        {BLOCKS.map(([k, label]) => (
+          <span key={k} className="blk">
+            <i>{label}</i>
+            <b>{fmtCount(e?.blocked[k])}</b>
+          </span>
+        ))}
       </div>
     </Panel>
   );

@@ -7,7 +7,7 @@ import { Panel } from './common';
 /** Latency histograms: every stage's percentiles, and plots of tick-to-order, RTT and one chosen stage. */
 export function LatencyPanel({ s, revision }: { s: StateFields | null; revision: number }) {
   const hs = s?.histograms ?? [];
-  const procStages = hs.filter((h) => h.stage.startsWith('proc'));
+  const procStages = hs.filter((h) => h.stage.endsWith('_proc'));
   const [chosen, setChosen] = useState<string | null>(null);
   const third = hs.find((h) => h.stage === chosen) ?? procStages[0];
   const plots = [hs.find((h) => h.stage === 'tick_to_order'), hs.find((h) => h.stage === 'rtt'), third];

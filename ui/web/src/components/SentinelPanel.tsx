@@ -16,7 +16,7 @@ export function SentinelPanel({ store, s, revision }: { store: FrameStore; s: St
       badge={
         <>
           <Badge tone={lock ? 'bad' : sen ? 'good' : 'muted'} testId="lockdown-state">
-            {sen ? (lock ? 'LOCKDOWN' : 'RTT OK') : 'NO DATA'}
+            {sen ? (lock ? `LOCKDOWN: ${sen.lockdown_reason || '?'}` : 'NO LOCKDOWN') : 'NO DATA'}
           </Badge>
           <Badge tone={sen?.emergency ? 'bad' : 'muted'} testId="emergency-state">
             {sen?.emergency ? `EMERGENCY: ${sen.emergency}` : `emergencies ${fmtCount(sen?.emergencies ?? 0)}`}
@@ -36,6 +36,8 @@ export function SentinelPanel({ store, s, revision }: { store: FrameStore; s: St
         <Stat label="RTT p50" value={fmtNs(sen?.rtt_p50_ns)} />
         <Stat label="RTT p99" value={fmtNs(sen?.rtt_p99_ns)} tone={overP99 ? 'bad' : undefined} />
         <Stat label="threshold" value={fmtNs(sen?.rtt_threshold_ns)} tone="muted" />
+        <Stat label="acks pending" value={fmtCount(sen?.outstanding_acks)} w={6} />
+        <Stat label="lockdowns" value={fmtCount(sen?.lockdowns)} w={6} />
       </div>
       <div className="subhead">CPU per core</div>
       <div className="cores" data-testid="cores">
@@ -63,6 +65,7 @@ export function SentinelPanel({ store, s, revision }: { store: FrameStore; s: St
               <th title="nonvoluntary context switches (preemptions)">nvcsw</th>
               <th className="l">state</th>
               <th title="restarts">rst</th>
+              <th title="processing latency p99 (published by the actor)">p99</th>
               <th title="heartbeat age">hb</th>
             </tr>
           </thead>
@@ -82,6 +85,7 @@ export function SentinelPanel({ store, s, revision }: { store: FrameStore; s: St
                   <td className={a.ctx_nonvoluntary > 0 ? 'warn' : ''}>{fmtCount(a.ctx_nonvoluntary)}</td>
                   <td className={`l state-${a.state.toLowerCase()}`}>{a.state}</td>
                   <td className={a.restarts > 0 ? 'warn' : ''}>{a.restarts}</td>
+                  <td>{fmtNs(a.latency_p99_ns || null)}</td>
                   <td className={a.heartbeat_age_ms > 500 ? 'bad' : ''}>{fmtAgeMs(a.heartbeat_age_ms)}</td>
                 </tr>
               );

@@ -1,5 +1,5 @@
 import { RegimeStrip } from '../charts/RegimeStrip';
-import { fmtFixed } from '../format';
+import { fmtCount, fmtFixed } from '../format';
 import type { StateFields } from '../protocol';
 import type { FrameStore } from '../store';
 import { Panel, Stat } from './common';
@@ -7,6 +7,7 @@ import { Panel, Stat } from './common';
 export function SonarPanel({ store, s, revision }: { store: FrameStore; s: StateFields | null; revision: number }) {
   const so = s?.sonar ?? null;
   const regime = so?.regime ?? 'UNKNOWN';
+  const feed = s?.feed ?? null;
   return (
     <Panel title="Sonar" className="sonar" testId="panel-sonar">
       <div className="sonar-top">
@@ -17,8 +18,9 @@ export function SonarPanel({ store, s, revision }: { store: FrameStore; s: State
         <div className={`gate ${so ? (so.gate_open ? 'open' : 'closed') : ''}`} data-testid="gate">
           <div className="regime-label">zero-trust gate</div>
           <div className="gate-value">{so ? (so.gate_open ? 'OPEN' : 'CLOSED') : '—'}</div>
-          <div className="gate-check" title={so?.failing_check}>
+          <div className="gate-check" title={so?.failing_checks.join(', ')} data-testid="gate-check">
             {so ? (so.gate_open ? 'all checks pass' : `failing: ${so.failing_check || 'unnamed check'}`) : ' '}
+            {so && so.failing_checks.length > 1 ? ` +${so.failing_checks.length - 1}` : ''}
           </div>
         </div>
         <Stat label="entropy" value={fmtFixed(so?.entropy, 3)} w={6} testId="entropy" />
@@ -27,6 +29,18 @@ export function SonarPanel({ store, s, revision }: { store: FrameStore; s: State
         regime history (60 s) <span className="legend attack">Attack</span> <span className="legend veto">Veto</span>
       </div>
       <RegimeStrip store={store} revision={revision} />
+      <div className="stats-row">
+        <Stat label="regime changes" value={fmtCount(so?.regime_changes)} w={7} />
+        <Stat
+          label="feed"
+          value={feed ? (feed.connected ? 'CONNECTED' : 'DOWN') : '—'}
+          tone={feed ? (feed.connected ? 'good' : 'bad') : undefined}
+          w={10}
+        />
+        <Stat label="md events" value={fmtCount(feed?.events)} w={10} testId="md-events" />
+        <Stat label="feed gaps" value={fmtCount(feed?.gaps)} w={6} tone={feed && feed.gaps > 0 ? 'warn' : undefined} />
+        <Stat label="reconnects" value={fmtCount(feed?.reconnects)} w={6} />
+      </div>
     </Panel>
   );
 }
