@@ -238,7 +238,7 @@ async fn websocket_upgrade_checks_origin_and_token_then_streams_snapshot_and_upd
         wobi: 0.25,
         strength: -0.5,
         imbalance_pct: 12.5,
-        microprice_e8: 101_50_000_000, // ₹101.50
+        microprice_e8: 10_150_000_000, // ₹101.50
         ..Default::default()
     };
     ot.level_imbalance[0] = 0.75;
@@ -259,7 +259,7 @@ async fn websocket_upgrade_checks_origin_and_token_then_streams_snapshot_and_upd
         .write(&runtime::telemetry::ExecutionTelemetry {
             updated_ns: 1,
             orders_sent: 40,
-            pnl_net_e8: -2_50_000_000, // −₹2.50
+            pnl_net_e8: -250_000_000, // −₹2.50
             otr_penalty: 60.0,
             fill_rate: 0.25,
             ..Default::default()
