@@ -3,6 +3,7 @@
 //! - [`msg`]: fixed-size plain-data messages and the [`msg::ShmSafe`] marker trait.
 //! - [`shm`]: shared-memory regions (create, attach, header checks).
 //! - [`ring`]: the SPSC mailbox ring and the broadcast ring for market data.
+//! - [`rings`]: the engine's rings by name, type and capacity (who writes, who reads).
 //! - [`control`]: the control block (kill switch, actor slots, engine words).
 //! - [`telemetry`]: gauges actors publish for the cockpit, behind a [`seqlock`].
 //! - [`clock`], [`idle`], [`hist`]: time, idle strategies, latency histograms.
@@ -14,6 +15,7 @@ pub mod hist;
 pub mod idle;
 pub mod msg;
 pub mod ring;
+pub mod rings;
 pub mod seqlock;
 pub mod shm;
 pub(crate) mod sync;
