@@ -552,13 +552,19 @@ impl VenueFile {
         }
         match &self.market {
             MarketFile::Synthetic(s) => {
-                if !(s.events_per_second > 0.0) || s.depth_levels == 0 || s.min_lots == 0 {
+                if !s.events_per_second.is_finite()
+                    || s.events_per_second <= 0.0
+                    || s.depth_levels == 0
+                    || s.min_lots == 0
+                {
                     return Err(invalid(
                         "market.Synthetic",
                         "events_per_second, depth_levels and min_lots must be positive",
                     ));
                 }
-                if s.max_lots < s.min_lots || s.regime_mean_events.iter().any(|m| !(*m >= 1.0)) {
+                if s.max_lots < s.min_lots
+                    || s.regime_mean_events.iter().any(|m| m.is_nan() || *m < 1.0)
+                {
                     return Err(invalid(
                         "market.Synthetic",
                         "max_lots ≥ min_lots and regime_mean_events ≥ 1",
@@ -581,7 +587,7 @@ impl VenueFile {
                     ));
                 }
                 if let Speed::Multiple(m) = r.speed {
-                    if !(m > 0.0) {
+                    if m.is_nan() || m <= 0.0 {
                         return Err(invalid("market.Replay.speed", "Multiple(x) needs x > 0"));
                     }
                 }

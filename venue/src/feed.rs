@@ -35,6 +35,8 @@ impl Default for FeedConfig {
 }
 
 /// What the Feed wants done.
+// `MdEvent` is large, but actions go into a reused Vec: boxing would allocate per event.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum FeedAction {
     /// Publish on the market-data ring (`seq` and `stamps.recv_ns`/`exchange_ns` set;
@@ -444,43 +446,17 @@ impl Feed {
             }
         }
     }
+}
 
-    /// Build a BOOK event straight from a replayed book (backtests without frames).
-    pub fn book_event_from(
-        book: &L2Book,
-        instrument_id: u32,
-        seq: u64,
-        venue_seq: u64,
-        exchange_ns: u64,
-        recv_ns: u64,
-        changes: u32,
-        flags: u32,
-    ) -> MdEvent {
-        let mut top = BookTop::default();
-        let (nb, na) = book.top(&mut top.bids, &mut top.asks);
-        top.bid_levels = nb;
-        top.ask_levels = na;
-        top.changes = changes;
-        MdEvent {
-            seq,
-            venue_seq,
-            stamps: Stamps {
-                exchange_ns,
-                recv_ns,
-                ..Stamps::default()
-            },
-            instrument_id,
-            kind: md_kind::BOOK,
-            flags: flags
-                | if book.is_crossed() {
-                    md_flags::CROSSED
-                } else {
-                    0
-                },
-            book: top,
-            ..MdEvent::default()
-        }
-    }
+/// The top [`runtime::msg::BOOK_DEPTH`] levels of a book as carried in an [`MdEvent`]
+/// (backtests that replay without frames build their BOOK events with this).
+pub fn book_top(book: &L2Book, changes: u32) -> BookTop {
+    let mut top = BookTop::default();
+    let (nb, na) = book.top(&mut top.bids, &mut top.asks);
+    top.bid_levels = nb;
+    top.ask_levels = na;
+    top.changes = changes;
+    top
 }
 
 fn is_strictly(mut it: impl Iterator<Item = i64>, ok: impl Fn(i64, i64) -> bool) -> bool {

@@ -87,6 +87,9 @@ pub mod cancel_reason {
     pub const VENUE: u16 = 6;
 }
 
+/// (price_e8, qty_e8).
+pub type PriceQty = (i64, i64);
+
 /// Account of the synthetic flow and the replayed market: never rate limited.
 pub const MARKET_ACCOUNT: u32 = 0;
 
@@ -442,7 +445,7 @@ impl MatchingEngine {
     }
 
     /// Best bid and ask (price, aggregate qty), if any.
-    pub fn best(&self, instrument_id: u32) -> (Option<(i64, i64)>, Option<(i64, i64)>) {
+    pub fn best(&self, instrument_id: u32) -> (Option<PriceQty>, Option<PriceQty>) {
         match self.book(instrument_id) {
             None => (None, None),
             Some(b) => (

@@ -137,6 +137,11 @@ impl SynthFlow {
         self.next_event_ns
     }
 
+    /// Move the schedule so the next event comes one inter-arrival gap after `now_ns`.
+    pub fn rebase(&mut self, now_ns: u64) {
+        self.next_event_ns = now_ns + self.interarrival_ns();
+    }
+
     pub fn regime(&self, instrument_id: u32) -> Option<Regime> {
         self.inst
             .iter()
@@ -166,22 +171,14 @@ impl SynthFlow {
                     (side::SELL, i.reference_e8 + lvl * i.tick_e8),
                 ] {
                     let lots = self.rng.random_range(self.cfg.min_lots..=self.cfg.max_lots) as i64;
-                    self.send_limit(engine, i.id, sd, px, lots * i.lot_e8, now_ns, out);
+                    let o = self.limit_order(i.id, sd, px, lots * i.lot_e8);
+                    engine.new_order(&o, now_ns, out);
                 }
             }
         }
     }
 
-    fn send_limit(
-        &mut self,
-        engine: &mut MatchingEngine,
-        iid: u32,
-        sd: u8,
-        px: i64,
-        qty: i64,
-        now_ns: u64,
-        out: &mut Vec<ExecEvent>,
-    ) {
+    fn limit_order(&mut self, iid: u32, sd: u8, px: i64, qty: i64) -> NewOrder {
         let o = NewOrder {
             account: MARKET_ACCOUNT,
             stp_id: 0,
@@ -194,7 +191,7 @@ impl SynthFlow {
             qty_e8: qty,
         };
         self.next_clid += 1;
-        engine.new_order(&o, now_ns, out);
+        o
     }
 
     /// Book imbalance over the top levels, −1 (all asks) … +1 (all bids).
@@ -305,7 +302,8 @@ impl SynthFlow {
             let lots = self.rng.random_range(self.cfg.min_lots..=self.cfg.max_lots) as i64;
             let qty = lots * i.lot_e8;
             self.stats.limits += 1;
-            self.send_limit(engine, i.id, sd, px, qty, now_ns, out);
+            let o = self.limit_order(i.id, sd, px, qty);
+            engine.new_order(&o, now_ns, out);
             return SynthAction::Limit {
                 instrument_id: i.id,
                 side: sd,

@@ -294,8 +294,10 @@ fn rate_limits_per_second_minute_day() {
 
 #[test]
 fn modification_priority_rules_and_cap() {
-    let mut rules = MatchingRules::default();
-    rules.max_modifications_per_order = 2;
+    let rules = MatchingRules {
+        max_modifications_per_order: 2,
+        ..MatchingRules::default()
+    };
     let mut e = MatchingEngine::new(
         &instruments(),
         RateLimits {
@@ -410,8 +412,10 @@ fn modification_priority_rules_and_cap() {
 
 #[test]
 fn priority_reset_setting_applies_to_decrease() {
-    let mut rules = MatchingRules::default();
-    rules.keep_priority_on_qty_decrease = false;
+    let rules = MatchingRules {
+        keep_priority_on_qty_decrease: false,
+        ..MatchingRules::default()
+    };
     let mut e = MatchingEngine::new(&instruments(), RateLimits::default(), rules);
     let mut ev = Vec::new();
     e.new_order(&limit(1, 1, side::SELL, 1000, 10), 1, &mut ev);
@@ -528,8 +532,10 @@ fn cancel_ioc_market_and_unknown_orders() {
 
 #[test]
 fn book_limits_reject_instead_of_growing() {
-    let mut rules = MatchingRules::default();
-    rules.max_levels_per_side = 2;
+    let rules = MatchingRules {
+        max_levels_per_side: 2,
+        ..MatchingRules::default()
+    };
     let mut e = MatchingEngine::new(
         &instruments(),
         RateLimits {

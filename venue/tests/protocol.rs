@@ -8,7 +8,7 @@ fn arb_fixed_frame() -> impl Strategy<Value = Frame<'static>> {
     let u = any::<u64>();
     let i = any::<i64>();
     prop_oneof![
-        (any::<u32>(), any::<u32>(), u.clone(), any::<[u8; 16]>()).prop_map(
+        (any::<u32>(), any::<u32>(), u, any::<[u8; 16]>()).prop_map(
             |(account, heartbeat_ms, stp_id, name)| Frame::Logon(Logon {
                 account,
                 heartbeat_ms,
@@ -16,7 +16,7 @@ fn arb_fixed_frame() -> impl Strategy<Value = Frame<'static>> {
                 name
             })
         ),
-        (any::<u32>(), any::<u32>(), u.clone(), any::<u32>()).prop_map(
+        (any::<u32>(), any::<u32>(), u, any::<u32>()).prop_map(
             |(session_id, heartbeat_ms, venue_time_ns, instruments)| {
                 Frame::LogonAck(LogonAck {
                     session_id,
@@ -26,14 +26,13 @@ fn arb_fixed_frame() -> impl Strategy<Value = Frame<'static>> {
                 })
             }
         ),
-        u.clone()
-            .prop_map(|send_ns| Frame::Heartbeat(Heartbeat { send_ns })),
+        u.prop_map(|send_ns| Frame::Heartbeat(Heartbeat { send_ns })),
         any::<u16>().prop_map(|reason| Frame::Logout(Logout { reason })),
         (
             any::<u16>(),
             any::<u8>(),
             any::<bool>(),
-            u.clone(),
+            u,
             proptest::collection::vec(any::<u8>(), 48)
         )
             .prop_map(|(code, frame_type, closing, ref_seq, d)| {
@@ -48,14 +47,14 @@ fn arb_fixed_frame() -> impl Strategy<Value = Frame<'static>> {
                 })
             }),
         (
-            u.clone(),
+            u,
             any::<u32>(),
             any::<u8>(),
             any::<u8>(),
             any::<u8>(),
-            i.clone(),
-            i.clone(),
-            u.clone()
+            i,
+            i,
+            u
         )
             .prop_map(
                 |(
@@ -78,7 +77,7 @@ fn arb_fixed_frame() -> impl Strategy<Value = Frame<'static>> {
                     send_ns
                 })
             ),
-        (u.clone(), u.clone(), any::<u32>(), u.clone()).prop_map(
+        (u, u, any::<u32>(), u).prop_map(
             |(client_order_id, venue_order_id, instrument_id, send_ns)| {
                 Frame::CancelOrder(CancelOrderMsg {
                     client_order_id,
@@ -88,37 +87,21 @@ fn arb_fixed_frame() -> impl Strategy<Value = Frame<'static>> {
                 })
             }
         ),
-        (
-            u.clone(),
-            u.clone(),
-            any::<u32>(),
-            i.clone(),
-            i.clone(),
-            u.clone()
-        )
-            .prop_map(
-                |(client_order_id, venue_order_id, instrument_id, price_e8, qty_e8, send_ns)| {
-                    Frame::ModifyOrder(ModifyOrderMsg {
-                        client_order_id,
-                        venue_order_id,
-                        instrument_id,
-                        price_e8,
-                        qty_e8,
-                        send_ns,
-                    })
-                }
-            ),
-        (
-            u.clone(),
-            u.clone(),
-            any::<u32>(),
-            any::<u8>(),
-            i.clone(),
-            i.clone(),
-            u.clone()
-        )
-            .prop_map(
-                |(
+        (u, u, any::<u32>(), i, i, u).prop_map(
+            |(client_order_id, venue_order_id, instrument_id, price_e8, qty_e8, send_ns)| {
+                Frame::ModifyOrder(ModifyOrderMsg {
+                    client_order_id,
+                    venue_order_id,
+                    instrument_id,
+                    price_e8,
+                    qty_e8,
+                    send_ns,
+                })
+            }
+        ),
+        (u, u, any::<u32>(), any::<u8>(), i, i, u).prop_map(
+            |(client_order_id, venue_order_id, instrument_id, side, price_e8, qty_e8, venue_ns)| {
+                Frame::OrderAccepted(OrderAcceptedMsg {
                     client_order_id,
                     venue_order_id,
                     instrument_id,
@@ -126,53 +109,37 @@ fn arb_fixed_frame() -> impl Strategy<Value = Frame<'static>> {
                     price_e8,
                     qty_e8,
                     venue_ns,
-                )| Frame::OrderAccepted(OrderAcceptedMsg {
-                    client_order_id,
-                    venue_order_id,
-                    instrument_id,
-                    side,
-                    price_e8,
-                    qty_e8,
-                    venue_ns
                 })
-            ),
+            }
+        ),
+        (u, u, any::<u32>(), any::<u8>(), i, i, u).prop_map(
+            |(
+                client_order_id,
+                venue_order_id,
+                instrument_id,
+                side,
+                price_e8,
+                leaves_qty_e8,
+                venue_ns,
+            )| Frame::OrderOpen(OrderOpenMsg {
+                client_order_id,
+                venue_order_id,
+                instrument_id,
+                side,
+                price_e8,
+                leaves_qty_e8,
+                venue_ns
+            })
+        ),
         (
-            u.clone(),
-            u.clone(),
-            any::<u32>(),
-            any::<u8>(),
-            i.clone(),
-            i.clone(),
-            u.clone()
-        )
-            .prop_map(
-                |(
-                    client_order_id,
-                    venue_order_id,
-                    instrument_id,
-                    side,
-                    price_e8,
-                    leaves_qty_e8,
-                    venue_ns,
-                )| Frame::OrderOpen(OrderOpenMsg {
-                    client_order_id,
-                    venue_order_id,
-                    instrument_id,
-                    side,
-                    price_e8,
-                    leaves_qty_e8,
-                    venue_ns
-                })
-            ),
-        (
-            u.clone(),
-            u.clone(),
+            u,
+            u,
             any::<u32>(),
             any::<u8>(),
             any::<u8>(),
-            (i.clone(), i.clone(), i.clone()),
-            u.clone(),
-            u.clone()
+            (i, i, i),
+            u,
+            u
         )
             .prop_map(
                 |(
@@ -199,38 +166,28 @@ fn arb_fixed_frame() -> impl Strategy<Value = Frame<'static>> {
                     })
                 }
             ),
-        (
-            u.clone(),
-            u.clone(),
-            any::<u32>(),
-            any::<u8>(),
-            any::<u16>(),
-            i.clone(),
-            i.clone(),
-            u.clone()
-        )
-            .prop_map(
-                |(
-                    client_order_id,
-                    venue_order_id,
-                    instrument_id,
-                    side,
-                    reason,
-                    price_e8,
-                    cancelled_qty_e8,
-                    venue_ns,
-                )| Frame::Cancelled(CancelledMsg {
-                    client_order_id,
-                    venue_order_id,
-                    instrument_id,
-                    side,
-                    reason,
-                    price_e8,
-                    cancelled_qty_e8,
-                    venue_ns
-                })
-            ),
-        (u.clone(), any::<u32>(), any::<u16>(), u.clone()).prop_map(
+        (u, u, any::<u32>(), any::<u8>(), any::<u16>(), i, i, u).prop_map(
+            |(
+                client_order_id,
+                venue_order_id,
+                instrument_id,
+                side,
+                reason,
+                price_e8,
+                cancelled_qty_e8,
+                venue_ns,
+            )| Frame::Cancelled(CancelledMsg {
+                client_order_id,
+                venue_order_id,
+                instrument_id,
+                side,
+                reason,
+                price_e8,
+                cancelled_qty_e8,
+                venue_ns
+            })
+        ),
+        (u, any::<u32>(), any::<u16>(), u).prop_map(
             |(client_order_id, instrument_id, reason, venue_ns)| {
                 Frame::Rejected(RejectedMsg {
                     client_order_id,
@@ -240,68 +197,49 @@ fn arb_fixed_frame() -> impl Strategy<Value = Frame<'static>> {
                 })
             }
         ),
-        (u.clone(), u.clone(), any::<u16>(), u.clone()).prop_map(
-            |(client_order_id, venue_order_id, reason, venue_ns)| {
-                Frame::CancelRejected(CancelRejectedMsg {
-                    client_order_id,
-                    venue_order_id,
-                    reason,
-                    venue_ns,
-                })
-            }
-        ),
-        (
-            u.clone(),
-            u.clone(),
-            any::<u32>(),
-            any::<u8>(),
-            any::<u8>(),
-            (i.clone(), i.clone(), i.clone()),
-            u.clone()
-        )
-            .prop_map(
-                |(
+        (u, u, any::<u16>(), u).prop_map(|(client_order_id, venue_order_id, reason, venue_ns)| {
+            Frame::CancelRejected(CancelRejectedMsg {
+                client_order_id,
+                venue_order_id,
+                reason,
+                venue_ns,
+            })
+        }),
+        (u, u, any::<u32>(), any::<u8>(), any::<u8>(), (i, i, i), u).prop_map(
+            |(
+                client_order_id,
+                venue_order_id,
+                instrument_id,
+                side,
+                priority_kept,
+                (price_e8, qty_e8, leaves_qty_e8),
+                venue_ns,
+            )| {
+                Frame::Modified(ModifiedMsg {
                     client_order_id,
                     venue_order_id,
                     instrument_id,
                     side,
                     priority_kept,
-                    (price_e8, qty_e8, leaves_qty_e8),
+                    price_e8,
+                    qty_e8,
+                    leaves_qty_e8,
                     venue_ns,
-                )| {
-                    Frame::Modified(ModifiedMsg {
-                        client_order_id,
-                        venue_order_id,
-                        instrument_id,
-                        side,
-                        priority_kept,
-                        price_e8,
-                        qty_e8,
-                        leaves_qty_e8,
-                        venue_ns,
-                    })
-                }
-            ),
-        (
-            any::<u32>(),
-            any::<u8>(),
-            i.clone(),
-            i.clone(),
-            u.clone(),
-            u.clone()
-        )
-            .prop_map(
-                |(instrument_id, aggressor_side, price_e8, qty_e8, trade_id, venue_ns)| {
-                    Frame::TradePrint(TradePrintMsg {
-                        instrument_id,
-                        aggressor_side,
-                        price_e8,
-                        qty_e8,
-                        trade_id,
-                        venue_ns,
-                    })
-                }
-            ),
+                })
+            }
+        ),
+        (any::<u32>(), any::<u8>(), i, i, u, u).prop_map(
+            |(instrument_id, aggressor_side, price_e8, qty_e8, trade_id, venue_ns)| {
+                Frame::TradePrint(TradePrintMsg {
+                    instrument_id,
+                    aggressor_side,
+                    price_e8,
+                    qty_e8,
+                    trade_id,
+                    venue_ns,
+                })
+            }
+        ),
         any::<u32>()
             .prop_map(|instrument_id| Frame::SnapshotRequest(SnapshotRequestMsg { instrument_id })),
     ]

@@ -67,9 +67,11 @@ const THRESH: f64 = 0.2;
 fn hit_rates(seed: u64, steps: usize, h: usize) -> [(usize, f64); 3] {
     let ins = instruments();
     let mut e = MatchingEngine::new(&ins, RateLimits::default(), MatchingRules::default());
-    let mut cfg = SynthFile::default();
     // Shorter regimes so one run visits each many times.
-    cfg.regime_mean_events = [3_000.0, 3_000.0, 3_000.0];
+    let cfg = SynthFile {
+        regime_mean_events: [3_000.0, 3_000.0, 3_000.0],
+        ..SynthFile::default()
+    };
     let mut s = SynthFlow::new(&cfg, &ins[..1], seed, 1_000);
     let mut out = Vec::new();
     s.seed_books(&mut e, 1_000, &mut out);

@@ -170,6 +170,9 @@ impl<'a> Scanner<'a> {
     }
 }
 
+/// (price text, qty text).
+pub type Pair<'a> = (&'a [u8], &'a [u8]);
+
 /// Iterate `[["price","qty"],…]` pairs from the raw array bytes.
 pub struct PairIter<'a> {
     s: Scanner<'a>,
@@ -188,7 +191,7 @@ impl<'a> PairIter<'a> {
 
     /// Next (price text, qty text); `Ok(None)` at the end.
     #[inline]
-    pub fn next_pair(&mut self) -> Result<Option<(&'a [u8], &'a [u8])>, JsonError> {
+    pub fn next_pair(&mut self) -> Result<Option<Pair<'a>>, JsonError> {
         if self.done {
             return Ok(None);
         }
@@ -227,7 +230,8 @@ mod tests {
         let mut bad = PairIter::new(br#"[["1","#);
         assert!(bad.next_pair().is_err());
         let mut s = Scanner::new(br#"{"a":[1,{"b":null}],"c":"x\"y"}"#);
-        assert_eq!(s.skip_value(0), Err(JsonError::Escape(27)));
+        // The backslash is byte 26 of the text.
+        assert_eq!(s.skip_value(0), Err(JsonError::Escape(26)));
         let mut deep = Vec::new();
         deep.extend(std::iter::repeat_n(b'[', 40));
         assert_eq!(Scanner::new(&deep).skip_value(0), Err(JsonError::TooDeep));
