@@ -131,15 +131,6 @@ enum Command {
         #[command(subcommand)]
         command: VenueCommand,
     },
-    /// Benchmark the kill switch (flag written → last actor saw it) and restarts (SIGKILL →
-    /// first heartbeat of the new process) on a running engine.
-    BenchControl {
-        #[command(flatten)]
-        topo: TopologyArg,
-        /// Trials of each measurement.
-        #[arg(long, default_value_t = 30)]
-        trials: u32,
-    },
     /// (internal) Run one actor; started by the supervisor.
     #[command(hide = true)]
     ActorRun {
@@ -419,7 +410,9 @@ fn run(command: Command, registry: &Registry) -> Result<u8, Failure> {
                 Ok(format!("ok sent SIGTERM to {pid}"))
             });
             let reply = reply.map_err(|e| Failure::new(exit_code::FAILURE, e))?;
-            eprintln!("{reply}");
+            if !reply.starts_with("ok") {
+                return Err(Failure::new(exit_code::FAILURE, anyhow::anyhow!("{reply}")));
+            }
             let deadline = Instant::now() + Duration::from_secs(120);
             while crate::status::supervisor_running(a.dir.path()) {
                 if Instant::now() > deadline {
@@ -493,12 +486,6 @@ fn run(command: Command, registry: &Registry) -> Result<u8, Failure> {
                 one_way as f64 / 1000.0,
                 jitter as f64 / 1000.0
             );
-            Ok(exit_code::OK)
-        }
-        Command::BenchControl { topo, trials } => {
-            let a = attach(&topo.topology)?;
-            crate::bench::run(&a.engine, a.dir.path(), &a.control, trials)
-                .map_err(|e| Failure::new(exit_code::FAILURE, e))?;
             Ok(exit_code::OK)
         }
         Command::ActorRun {

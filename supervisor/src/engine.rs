@@ -248,6 +248,8 @@ impl Supervisor {
         );
         control.set_supervisor_pid(std::process::id());
         control.set_engine_state(engine_state::STARTING, monotonic_ns());
+        runtime::hist::HistogramRegion::create(&dir)
+            .map_err(|e| EngineError::Setup(format!("histograms: {e}")))?;
         let emergency_ring =
             rings::create_all(&dir).map_err(|e| EngineError::Setup(format!("rings: {e}")))?;
         let emergency = emergency_ring

@@ -9,7 +9,7 @@
 //! - [`registry`]: actor kinds (built-in `idle`, the engine's, a user's) and [`ActorEnv`].
 //! - [`engine`]: the supervisor process (shared memory, spawn, pidfd, signals, requests);
 //!   [`child`]: an actor's process (pin, SCHED_FIFO, executor, loop); [`executor`]: glommio.
-//! - [`cli`]: the command line ([`run_cli`]); [`status`], [`doctor`], [`bench`].
+//! - [`cli`]: the command line ([`run_cli`]); [`status`], [`doctor`].
 //!
 //! A user's binary with its own kinds:
 //!
@@ -32,7 +32,6 @@
 //!     run_cli(registry)
 //! }
 //! ```
-pub mod bench;
 pub mod child;
 pub mod cli;
 pub mod doctor;

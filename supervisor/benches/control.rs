@@ -1,0 +1,353 @@
+//! Control-plane latencies of a real engine (the `supervisor` binary and its actor processes):
+//!
+//! - **kill switch**: the flag written → the last actor has seen it (each actor's loop records
+//!   the kill word's age when it first sees it; the trial's latency is the largest);
+//! - **restart**: SIGKILL of one actor → the first heartbeat of its new process (the new
+//!   process's own timestamp of that beat, in its slot).
+//!
+//! Each is compared in the same run with its floor: for the kill switch, the longest sleep of the
+//! actors' idle strategy (an actor asleep cannot see the flag before it wakes) or, for a spinning
+//! actor, a cache-line handoff; for a restart, fork + exec + exit of `/bin/true` (the least a new
+//! process costs) and a bare `supervisor --version` (exec of our binary, no engine).
+//!
+//! Scenarios (the layouts of topology.ron with every kind replaced by `idle`, since only the
+//! built-in kind is linked into the bare binary):
+//! - `default`: the shipped 2-core layout (Backoff actors sharing cores 0 and 1);
+//! - `spin`: one busy-spinning actor alone on core 1, the rest Backoff on core 0.
+//!
+//! Run: `cargo bench -p supervisor --bench control` (`-- --trials N`, default 30).
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+use runtime::clock::monotonic_ns;
+use runtime::control::{actor_state, ControlBlock};
+use runtime::idle::IdleStrategy;
+use runtime::shm::ShmDir;
+use supervisor::topology::{parse, TopologyFile};
+
+const BIN: &str = env!("CARGO_BIN_EXE_supervisor");
+const DEADLINE: Duration = Duration::from_secs(20);
+
+fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
+    let end = Instant::now() + DEADLINE;
+    while !cond() {
+        assert!(Instant::now() < end, "timed out waiting for {what}");
+        std::thread::yield_now();
+    }
+}
+
+struct Engine {
+    _tmp: tempfile::TempDir,
+    child: Child,
+    control: ControlBlock,
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        // Safety: kill(2) on the supervisor this bench started (its actors die with it).
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let _ = self.child.wait();
+    }
+}
+
+/// The shipped topology.ron with `idle` kinds, a private shm base, no venue or UI, and an
+/// intensity the restart trials cannot exceed.
+fn engine_from(raw: &TopologyFile, name: &str) -> Engine {
+    let tmp = tempfile::tempdir().unwrap();
+    let base = tmp.path().join("shm");
+    std::fs::create_dir(&base).unwrap();
+    let mut t = raw.clone();
+    t.engine = name.to_string();
+    t.shm_dir = Some(base.clone());
+    t.venue = None;
+    t.ui = None;
+    t.supervision.intensity.max_restarts = 10_000;
+    for a in &mut t.actors {
+        a.kind = "idle".into();
+        a.config = None;
+    }
+    let file = tmp.path().join("topology.ron");
+    std::fs::write(
+        &file,
+        ron::ser::to_string_pretty(&t, Default::default()).unwrap(),
+    )
+    .unwrap();
+    let log_path = tmp.path().join("supervisor.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let mut child = Command::new(BIN)
+        .args(["start", "--topology"])
+        .arg(&file)
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let mut control = None;
+    wait_until("the control block", || {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!(
+                "the supervisor exited ({status}): {}",
+                std::fs::read_to_string(&log_path).unwrap_or_default()
+            );
+        }
+        control = ShmDir::open(Some(&base), name)
+            .ok()
+            .and_then(|d| ControlBlock::attach(&d).ok());
+        control.is_some()
+    });
+    let control = control.unwrap();
+    wait_until("every actor running", || {
+        (0..control.actor_count()).all(|i| control.slot(i).state() == actor_state::RUNNING)
+    });
+    Engine {
+        _tmp: tmp,
+        child,
+        control,
+    }
+}
+
+fn hist() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 60_000_000_000, 3).unwrap()
+}
+
+fn us(ns: u64) -> String {
+    format!("{:.1} µs", ns as f64 / 1000.0)
+}
+
+fn report(label: &str, h: &Histogram<u64>) -> (u64, u64) {
+    let (p50, p99) = (h.value_at_quantile(0.5), h.value_at_quantile(0.99));
+    println!(
+        "  {label:<44} n={:<4} p50 {:>10}  p99 {:>10}  max {:>10}",
+        h.len(),
+        us(p50),
+        us(p99),
+        us(h.max())
+    );
+    (p50, p99)
+}
+
+/// Kill-switch trials: set, wait for every actor to have seen it, re-arm, wait for RUNNING.
+fn kill_switch(e: &Engine, trials: u32) -> Histogram<u64> {
+    let c = &e.control;
+    let n = c.actor_count();
+    let mut last_seen = hist();
+    for _ in 0..trials {
+        // Let every actor fall back into its deepest idle state, as in a quiet market.
+        std::thread::sleep(Duration::from_millis(20));
+        assert!(c.kill("bench", "kill-switch latency trial"));
+        wait_until("every actor to see the kill", || {
+            (0..n).all(|i| c.slot(i).kill_seen().is_some())
+        });
+        let worst = (0..n)
+            .map(|i| c.slot(i).kill_seen().unwrap().1)
+            .max()
+            .unwrap();
+        last_seen.record(worst.max(1)).unwrap();
+        assert!(c.rearm("bench"));
+        wait_until("every actor running again", || {
+            (0..n).all(|i| {
+                c.slot(i).state() == actor_state::RUNNING && c.slot(i).kill_seen().is_none()
+            })
+        });
+    }
+    last_seen
+}
+
+/// Restart trials on actor `index`: SIGKILL → the new process's first heartbeat.
+fn restarts(e: &Engine, index: usize, trials: u32) -> Histogram<u64> {
+    let c = &e.control;
+    let slot = c.slot(index);
+    let mut h = hist();
+    for _ in 0..trials {
+        std::thread::sleep(Duration::from_millis(20));
+        let generation = slot.generation();
+        let pid = slot.pid();
+        let killed_ns = monotonic_ns();
+        // Safety: kill(2) on an actor of the engine this bench started.
+        assert_eq!(unsafe { libc::kill(pid as i32, libc::SIGKILL) }, 0);
+        let mut first_beat_ns = 0;
+        wait_until("the new process's first heartbeat", || {
+            if slot.generation() != generation + 1 || slot.state() != actor_state::RUNNING {
+                return false;
+            }
+            // The loop marks RUNNING, then beats, stamping last_progress_ns with its own clock.
+            let progress = slot.last_progress_ns();
+            if progress > slot.started_ns() {
+                first_beat_ns = progress;
+                true
+            } else {
+                false
+            }
+        });
+        h.record(first_beat_ns.saturating_sub(killed_ns).max(1))
+            .unwrap();
+    }
+    h
+}
+
+/// The floor of a restart: fork + exec + exit + reap of `program`.
+fn spawn_floor(program: &str, args: &[&str], trials: u32) -> Histogram<u64> {
+    let mut h = hist();
+    for _ in 0..trials {
+        let t0 = monotonic_ns();
+        let status = Command::new(program)
+            .args(args)
+            .stdout(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success());
+        h.record((monotonic_ns() - t0).max(1)).unwrap();
+    }
+    h
+}
+
+/// User + system CPU time of every actor process, in ms (/proc/PID/stat fields 14 and 15).
+fn actors_cpu_ms(c: &ControlBlock) -> u64 {
+    // Safety: sysconf has no preconditions.
+    let ticks_per_s = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+    (0..c.actor_count())
+        .filter_map(|i| {
+            let text = std::fs::read_to_string(format!("/proc/{}/stat", c.slot(i).pid())).ok()?;
+            let rest = &text[text.rfind(')')? + 1..];
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
+        })
+        .sum::<u64>()
+        * 1000
+        / ticks_per_s
+}
+
+fn longest_sleep_us(raw: &TopologyFile) -> u32 {
+    raw.actors
+        .iter()
+        .map(|a| match a.idle {
+            IdleStrategy::Backoff { max_sleep_us, .. } => max_sleep_us,
+            _ => 0,
+        })
+        .max()
+        .unwrap_or(0)
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let trials: u32 = args
+        .iter()
+        .position(|a| a == "--trials")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(30);
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let file: PathBuf = root.join("topology.ron");
+    let src = std::fs::read_to_string(&file).expect("topology.ron at the repository root");
+    let default = parse(&file, &src).expect("topology.ron parses").raw;
+
+    // The same layout with a faster back-off: the price of a shorter kill-switch latency is CPU.
+    let mut fast = default.clone();
+    for a in &mut fast.actors {
+        if let IdleStrategy::Backoff { max_sleep_us, .. } = &mut a.idle {
+            *max_sleep_us = 50;
+        }
+    }
+
+    let mut spin = default.clone();
+    for a in &mut spin.actors {
+        a.core = 0;
+        a.idle = IdleStrategy::default_backoff();
+    }
+    let hot = spin
+        .actors
+        .iter()
+        .position(|a| a.name == "execution")
+        .unwrap_or(0);
+    spin.actors[hot].core = 1;
+    spin.actors[hot].idle = IdleStrategy::Spin;
+
+    println!(
+        "control-plane latency, {trials} trials each, {} online cores",
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+    println!("floors:");
+    let (_, true_p99) = report(
+        "fork+exec+exit /bin/true",
+        &spawn_floor("/bin/true", &[], trials),
+    );
+    let (_, version_p99) = report(
+        "fork+exec+exit supervisor --version",
+        &spawn_floor(BIN, &["--version"], trials),
+    );
+    let allowed = supervisor::machine::sched_affinity(0).expect("sched_getaffinity");
+    for (scenario, (label, raw)) in [
+        ("default (topology.ron)", &default),
+        ("default with Backoff max_sleep_us 50", &fast),
+        ("spin (execution spins alone on core 1)", &spin),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let name = format!("bench{}-{scenario}", std::process::id());
+        // The supervisor inherits our affinity: start it unpinned, then keep the bench's own
+        // polling on the housekeeping core, away from the actors' other core.
+        supervisor::machine::pin_current_thread_to(&allowed).expect("restore affinity");
+        let engine = engine_from(raw, &name);
+        if let Err(e) = supervisor::machine::pin_current_thread(raw.housekeeping_cores[0]) {
+            eprintln!("could not pin the bench to the housekeeping core: {e}");
+        }
+        println!("scenario {label}: {} actors", engine.control.actor_count());
+        let cpu_before = actors_cpu_ms(&engine.control);
+        let t0 = Instant::now();
+        std::thread::sleep(Duration::from_secs(2));
+        println!(
+            "    idle CPU of all actors: {:.0}% of one core",
+            (actors_cpu_ms(&engine.control) - cpu_before) as f64 / t0.elapsed().as_millis() as f64
+                * 100.0
+        );
+        let (_, kill_p99) = report(
+            "kill switch: set → last actor saw it",
+            &kill_switch(&engine, trials),
+        );
+        let sleep_us = longest_sleep_us(raw);
+        println!(
+            "    floor: longest idle sleep {sleep_us} µs → kill p99 / sleep bound = {:.2}",
+            kill_p99 as f64 / (f64::from(sleep_us.max(1)) * 1000.0)
+        );
+        let index = raw
+            .actors
+            .iter()
+            .position(|a| a.name == "execution")
+            .unwrap_or(0);
+        let (_, restart_p99) = report(
+            &format!(
+                "restart `{}`: SIGKILL → first heartbeat",
+                raw.actors[index].name
+            ),
+            &restarts(&engine, index, trials),
+        );
+        println!(
+            "    restart p99 / fork+exec(/bin/true) p99 = {:.1}; / exec(supervisor --version) p99 = {:.1}",
+            restart_p99 as f64 / true_p99 as f64,
+            restart_p99 as f64 / version_p99 as f64
+        );
+        if let Some(spinner) = raw.actors.iter().position(|a| a.idle == IdleStrategy::Spin) {
+            // The spinning actor alone: how fast a polling loop notices the flag.
+            let c = &engine.control;
+            let mut h = hist();
+            for _ in 0..trials {
+                std::thread::sleep(Duration::from_millis(5));
+                c.kill("bench", "spin trial");
+                wait_until("the spinner to see it", || {
+                    c.slot(spinner).kill_seen().is_some()
+                });
+                h.record(c.slot(spinner).kill_seen().unwrap().1.max(1))
+                    .unwrap();
+                c.rearm("bench");
+                wait_until("the spinner to resume", || {
+                    (0..c.actor_count()).all(|i| c.slot(i).kill_seen().is_none())
+                });
+            }
+            report("kill switch: set → the spinning actor saw it", &h);
+        }
+    }
+}

@@ -1,0 +1,184 @@
+//! Your own actor kind, registered and placed in a topology: copy this file to add a strategy.
+//!
+//! The engine's actors are ordinary types implementing `runtime::actor::Actor`. The supervisor
+//! runs each one in its own process, pinned to the core the topology names, inside the same loop
+//! as the built-in actors (kill switch, heartbeat, stop requests, idling, latency histograms).
+//! All you write is `poll`: do a bounded amount of work, return how much.
+//!
+//! This example defines the kind `momentum`: it reads trades from the market-data ring and, when
+//! the price has moved `threshold_ticks` in one direction, sends an order intent to Execution on
+//! `intent.ring`. Execution applies every risk gate (kill switch, Sentinel's lockdown, position
+//! and notional limits, order-to-trade ratio) before anything reaches the venue, so a strategy
+//! never talks to the venue itself.
+//!
+//! Run it (it needs no venue: with no Feed running it simply sees no trades):
+//!
+//! ```text
+//! cargo run -p supervisor --example custom_actor -- start --topology examples/topology-custom.ron
+//! cargo run -p supervisor --example custom_actor -- status --topology examples/topology-custom.ron
+//! ```
+//!
+//! and the topology places it like any built-in kind:
+//!
+//! ```ron
+//! (name: "momo", kind: "momentum", core: 1, idle: Backoff(), restart: permanent,
+//!  config: Some("momentum.ron")),
+//! ```
+
+use std::process::ExitCode;
+
+use runtime::actor::Actor;
+use runtime::control::ActorCounters;
+use runtime::msg::{intent_action, md_kind, order_type, side, tif, OrderIntent, PRICE_SCALE};
+use runtime::ring::{Producer, Recv, Subscriber};
+use serde::Deserialize;
+use supervisor::rings::{IntentRing, MdRing, INTENT_RING, MD_RING};
+use supervisor::{run_cli, ActorEnv, Registry};
+
+/// Messages handled per `poll` at most: a limit, so the loop comes back to the kill switch and
+/// the heartbeat in bounded time even when the market is busy.
+const BATCH: usize = 64;
+
+/// `config:` file of a `momentum` actor (all fields optional).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct MomentumConfig {
+    /// Price move, in ticks, that triggers an intent.
+    threshold_ticks: i64,
+    /// Tick size in price units ×10^8.
+    tick_e8: i64,
+    /// Quantity of each order ×10^8.
+    qty_e8: i64,
+    instrument_id: u32,
+}
+
+impl Default for MomentumConfig {
+    fn default() -> Self {
+        MomentumConfig {
+            threshold_ticks: 5,
+            tick_e8: PRICE_SCALE / 20, // ₹0.05, NSE's usual tick
+            qty_e8: PRICE_SCALE,
+            instrument_id: 1,
+        }
+    }
+}
+
+/// The strategy's state: a pure function of the trades it has seen.
+struct Momentum {
+    cfg: MomentumConfig,
+    md: Subscriber<runtime::msg::MdEvent, 65_536>,
+    intents: Producer<OrderIntent, 4_096>,
+    /// Price at which the current move started.
+    anchor_e8: Option<i64>,
+    seq: u64,
+    counters: ActorCounters,
+}
+
+impl Momentum {
+    fn new(env: &ActorEnv) -> anyhow::Result<Momentum> {
+        let cfg = match env.config_path() {
+            Some(path) => ron::from_str(&std::fs::read_to_string(path)?)?,
+            None => MomentumConfig::default(),
+        };
+        // The supervisor created every ring before starting us. Each market-data reader takes
+        // its own cursor; the convention is the actor's slot index. A restarted process resumes
+        // where the previous one stopped: no trade is skipped or seen twice.
+        let md = MdRing::attach(&env.dir, MD_RING)?.subscribe(env.spec.index)?;
+        let intents = IntentRing::attach(&env.dir, INTENT_RING)?.producer()?;
+        Ok(Momentum {
+            cfg,
+            md,
+            intents,
+            anchor_e8: None,
+            seq: 0,
+            counters: ActorCounters::default(),
+        })
+    }
+
+    /// The decision, separate from I/O: given a trade price, is there an order to send?
+    fn on_trade(&mut self, price_e8: i64) -> Option<u8> {
+        let anchor = *self.anchor_e8.get_or_insert(price_e8);
+        let moved_ticks = (price_e8 - anchor) / self.cfg.tick_e8.max(1);
+        if moved_ticks.abs() < self.cfg.threshold_ticks {
+            return None;
+        }
+        self.anchor_e8 = Some(price_e8);
+        Some(if moved_ticks > 0 {
+            side::BUY
+        } else {
+            side::SELL
+        })
+    }
+}
+
+impl Actor for Momentum {
+    fn poll(&mut self, now_ns: u64) -> usize {
+        let mut work = 0;
+        for _ in 0..BATCH {
+            match self.md.poll() {
+                Recv::Msg { msg, .. } => {
+                    work += 1;
+                    self.counters.msgs_in += 1;
+                    if msg.kind != md_kind::TRADE {
+                        continue;
+                    }
+                    if let Some(order_side) = self.on_trade(msg.trade.price_e8) {
+                        self.seq += 1;
+                        let mut stamps = msg.stamps;
+                        stamps.publish_ns = now_ns;
+                        let intent = OrderIntent {
+                            seq: self.seq,
+                            stamps,
+                            price_e8: msg.trade.price_e8,
+                            qty_e8: self.cfg.qty_e8,
+                            instrument_id: self.cfg.instrument_id,
+                            action: intent_action::NEW,
+                            side: order_side,
+                            order_type: order_type::LIMIT,
+                            tif: tif::IOC,
+                            ..Default::default()
+                        };
+                        // A full ring means Execution is behind: drop the idea rather than
+                        // block (a stale momentum signal is worth nothing), and count it.
+                        match self.intents.try_push(&intent) {
+                            Ok(_) => self.counters.msgs_out += 1,
+                            Err(_) => self.counters.errors += 1,
+                        }
+                    }
+                }
+                Recv::Overrun { lost } => {
+                    // We fell behind the feed: forget the anchor, it is stale.
+                    self.counters.errors += lost;
+                    self.anchor_e8 = None;
+                }
+                Recv::Empty => break,
+            }
+        }
+        work
+    }
+
+    fn on_kill(&mut self, _now_ns: u64) {
+        // Nothing to cancel here: Execution owns the orders. Forget the move in progress so
+        // nothing stale fires after a re-arm.
+        self.anchor_e8 = None;
+    }
+
+    fn counters(&self) -> Option<ActorCounters> {
+        Some(self.counters)
+    }
+}
+
+fn main() -> ExitCode {
+    // Start from the built-in kinds (the `supervisor` binary adds the engine's own here too),
+    // add ours, and hand the registry to the standard command line: `start`, `status`, `kill`,
+    // `restart momo`, `doctor`... all work as with the stock binary.
+    let mut registry = Registry::new();
+    registry
+        .register_actor(
+            "momentum",
+            "example strategy: trades → intents on a price move",
+            |env: &ActorEnv| Ok(Box::new(Momentum::new(env)?) as Box<dyn Actor>),
+        )
+        .expect("`momentum` is a new kind");
+    run_cli(registry)
+}
