@@ -23,7 +23,7 @@ use crate::cli::{exit_code, Failure};
 use crate::machine::{format_cpu_list, parse_cpu_list, IoUring, LocalMachine, Machine};
 use crate::registry::Registry;
 use crate::status::{last_cpu, proc_status_field};
-use crate::topology::{self, Topology};
+use crate::topology::{self, KindCatalog, Topology, TopologyError};
 
 /// How bad a finding is.
 #[derive(Serialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -815,6 +815,18 @@ pub fn runtime_checks(t: &Topology, control: &ControlBlock, sample: Duration) ->
     out
 }
 
+/// A catalog that knows every kind it is given and requires nothing.
+struct AnyKinds(Vec<String>);
+
+impl KindCatalog for AnyKinds {
+    fn kinds(&self) -> Vec<String> {
+        self.0.clone()
+    }
+    fn requires(&self, _kind: &str) -> Vec<String> {
+        Vec::new()
+    }
+}
+
 /// `supervisor doctor`.
 pub fn run(topology_file: &Path, registry: &Registry, json: bool) -> Result<u8, Failure> {
     // Validate against a machine that allows everything: the doctor reports what this machine
@@ -825,7 +837,17 @@ pub fn run(topology_file: &Path, registry: &Registry, json: bool) -> Result<u8, 
         memlock_bytes: None,
         io_uring: IoUring::Available,
     };
-    let t = topology::load(topology_file, registry, &permissive)?;
+    // Kinds this binary does not link in are no reason to skip checking the machine for them.
+    let src = fs::read_to_string(topology_file).map_err(|source| TopologyError::Read {
+        file: topology_file.to_path_buf(),
+        source,
+    })?;
+    let parsed = topology::parse(topology_file, &src)?;
+    let mut kinds = registry.kinds();
+    kinds.extend(parsed.raw.actors.iter().map(|a| a.kind.clone()));
+    kinds.sort();
+    kinds.dedup();
+    let t = topology::validate(&parsed, &AnyKinds(kinds), &permissive)?;
     let mut checks = static_checks(&t, &LocalMachine);
     let running = ShmDir::open(Some(&t.shm_base), &t.engine)
         .ok()

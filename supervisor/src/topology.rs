@@ -21,11 +21,11 @@ use crate::locate::{Locations, Pos};
 use crate::machine::{format_cpu_list, IoUring, Machine};
 
 /// Most actors one engine may have (the control block has this many slots).
-pub const MAX_ACTORS: usize = 32;
+pub const MAX_ACTORS: usize = runtime::control::MAX_ACTORS;
 /// Longest actor name in bytes (it is stored in the control block and used in file names).
-pub const MAX_ACTOR_NAME_BYTES: usize = 32;
+pub const MAX_ACTOR_NAME_BYTES: usize = runtime::control::ACTOR_NAME_BYTES;
 /// Longest engine name in bytes (it names the shared-memory directory).
-pub const MAX_ENGINE_NAME_BYTES: usize = 64;
+pub const MAX_ENGINE_NAME_BYTES: usize = runtime::control::ENGINE_NAME_BYTES;
 /// glommio refuses to build an executor when RLIMIT_MEMLOCK is below 512 KiB.
 pub const GLOMMIO_MIN_MEMLOCK_BYTES: u64 = 512 * 1024;
 /// io_uring buffer memory each actor's executor registers (glommio's minimum; actors do no file

@@ -546,3 +546,79 @@ fn bad_topologies_exit_2_with_their_specific_error() {
         }
     });
 }
+
+#[test]
+fn venue_latency_is_written_to_the_control_block() {
+    watchdog(|| {
+        let mut e = Engine::start(&idle_actors(1), "");
+        let c = e.control();
+        let (code, out, err) = e.cli(&["venue", "latency", "25ms", "--jitter", "500us"]);
+        assert_eq!(code, 0, "{out}{err}");
+        let (latency, _) = c.venue_latency().expect("written");
+        assert_eq!(
+            (latency.one_way_ns, latency.jitter_ns),
+            (25_000_000, 500_000)
+        );
+        let (code, _, err) = e.cli(&["venue", "latency", "25 parsecs"]);
+        assert_eq!(code, 2, "{err}");
+    });
+}
+
+#[test]
+fn doctor_reports_each_check_and_fails_on_cores_this_machine_lacks() {
+    watchdog(|| {
+        let e = Engine::start(&idle_actors(2), "");
+        let (code, out, err) = e.cli(&["doctor", "--json"]);
+        assert_eq!(code, 0, "{out}{err}");
+        let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(report["engine_running"], true);
+        let ids: Vec<&str> = report["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["id"].as_str().unwrap())
+            .collect();
+        for id in [
+            "online_allowed",
+            "isolation",
+            "irq_affinity",
+            "memlock",
+            "io_uring",
+            "virtualisation",
+            "pinned:a",
+            "running_there:b",
+        ] {
+            assert!(ids.contains(&id), "{id} missing from {ids:?}");
+        }
+        let pinned = report["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == "pinned:a")
+            .unwrap();
+        assert_eq!(pinned["severity"], "ok", "{pinned}");
+        // The production layout wants cores 0-5: on a machine with fewer, an error and exit 7.
+        let sixteen = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/topology-16core.ron");
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let out = Command::new(BIN)
+            .args(["doctor", "--json", "--topology"])
+            .arg(&sixteen)
+            .output()
+            .unwrap();
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let online = report["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == "online_allowed")
+            .unwrap()
+            .clone();
+        if cores < 6 {
+            assert_eq!(out.status.code(), Some(7));
+            assert_eq!(online["severity"], "error", "{online}");
+            assert!(!online["remedy"].as_str().unwrap().is_empty());
+        } else {
+            assert_eq!(online["severity"], "ok", "{online}");
+        }
+    });
+}
