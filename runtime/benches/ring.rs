@@ -61,6 +61,8 @@ struct Config {
     trips: u64,
     messages: u64,
     reps: usize,
+    /// Run only tests whose name contains this (for tuning; the summary line needs all).
+    only: Option<String>,
 }
 
 fn config() -> Config {
@@ -82,6 +84,10 @@ fn config() -> Config {
         trips: get("--trips", "RING_BENCH_TRIPS", 1_000_000).max(1_000),
         messages: get("--messages", "RING_BENCH_MESSAGES", 20_000_000).max(10_000),
         reps: get("--reps", "RING_BENCH_REPS", 3).clamp(1, 9) as usize,
+        only: args
+            .iter()
+            .position(|a| a == "--only")
+            .and_then(|i| args.get(i + 1).cloned()),
     }
 }
 
@@ -475,22 +481,16 @@ fn ring_throughput(
             let mut stall = Stall::new();
             let mut seq = 0;
             if batch {
-                let mut buf = [Msg64::default(); BATCH];
+                // Built in place, like rtrb's chunk API below.
                 while seq < n {
                     let k = (n - seq).min(BATCH as u64) as usize;
-                    for (j, m) in buf[..k].iter_mut().enumerate() {
-                        *m = msg(seq + j as u64);
+                    let w = tx.push_with(k, msg);
+                    if w == 0 {
+                        stall.wait("ring batch producer");
+                    } else {
+                        stall.reset();
                     }
-                    let mut sent = 0;
-                    while sent < k {
-                        let w = tx.push_batch(&buf[sent..k]);
-                        if w == 0 {
-                            stall.wait("ring batch producer");
-                        }
-                        sent += w;
-                    }
-                    stall.reset();
-                    seq += k as u64;
+                    seq += w as u64;
                 }
             } else {
                 while seq < n {
@@ -647,10 +647,30 @@ fn main() {
             hist: timer_overhead(cfg.trips),
         });
         for (k, (name, f, div)) in rtt_tests.iter().enumerate() {
+            if cfg
+                .only
+                .as_ref()
+                .is_some_and(|o| !name.contains(o.as_str()))
+                && k != 0
+            {
+                rtt_runs[k].push(Rtt {
+                    name,
+                    hist: histogram(),
+                });
+                continue;
+            }
             let hist = f((cfg.trips / div).max(1_000), cores);
             rtt_runs[k].push(Rtt { name, hist });
         }
-        for (k, (_, f, batch)) in tput_tests.iter().enumerate() {
+        for (k, (name, f, batch)) in tput_tests.iter().enumerate() {
+            if cfg
+                .only
+                .as_ref()
+                .is_some_and(|o| !name.contains(o.as_str()))
+            {
+                tput_runs[k].push(f64::NAN);
+                continue;
+            }
             tput_runs[k].push(f(cfg.messages, cores, *batch));
         }
     }

@@ -38,6 +38,11 @@ proptest! {
                                 Ok(s) => { assert_eq!(s, seq); sent = 1; }
                                 Err(_) => backoff.wait(),
                             }
+                        } else if n % 2 == 0 {
+                            // Built in place: the closure gets each message's sequence number.
+                            let k = tx.push_with(n - sent, |s| ProbeMsg::new(s, SALT));
+                            if k == 0 { backoff.wait(); }
+                            sent += k;
                         } else {
                             let k = tx.push_batch(&batch[sent..]);
                             if k == 0 { backoff.wait(); }

@@ -211,3 +211,52 @@ fn attach_refuses_another_message_type_or_capacity() {
         Err(RingError::Shm(runtime::shm::ShmError::AlreadyExists { .. }))
     ));
 }
+
+#[test]
+fn producer_killed_while_publishing_a_batch_leaves_no_orphan_commit() {
+    let (_base, dir) = engine_dir();
+    let ring = Spsc::<ProbeMsg, 16>::create(&dir, "mail").unwrap();
+    {
+        let mut tx = ring.producer().unwrap();
+        let batch: Vec<_> = (0..4).map(|s| ProbeMsg::new(s, SALT)).collect();
+        assert_eq!(tx.push_batch(&batch), 4);
+    }
+    // A batch of 4..6 whose publication (first slot last) was cut after committing slot 5 only:
+    // slot 5 holds a complete message with seq word 6, slot 4 is uncommitted garbage.
+    // Layout (ring/mod.rs): slots back to back from SLOTS_OFFSET, seq word first, message at 8.
+    type Ring = Spsc<ProbeMsg, 16>;
+    assert_eq!(Ring::SLOT_BYTES, 72, "8-byte commit word + 64-byte message");
+    let raw = Region::attach(&dir, "mail", Ring::spec()).unwrap();
+    // Safety: callers pass i < 16, so the offset stays inside the payload.
+    let slot = |i: usize| unsafe {
+        raw.payload_ptr()
+            .add(Ring::SLOTS_OFFSET + i * Ring::SLOT_BYTES)
+    };
+    // Safety: slots 4 and 5 lie inside the payload and no producer or consumer is running.
+    unsafe {
+        (slot(5).add(8) as *mut ProbeMsg).write_volatile(ProbeMsg::new(5, SALT ^ 1));
+        (slot(5) as *mut u64).write_volatile(6);
+        slot(4).add(8).write_bytes(0xEE, 32);
+    }
+    let mut tx = ring.producer().unwrap();
+    assert_eq!(tx.next_seq(), 4, "resumes at the first uncommitted slot");
+    // Safety: as above.
+    assert_eq!(
+        unsafe { (slot(5) as *const u64).read_volatile() },
+        0,
+        "orphan withdrawn"
+    );
+    let mut rx = ring.consumer().unwrap();
+    let got: Vec<u64> = std::iter::from_fn(|| rx.try_pop().map(|m| m.seq)).collect();
+    assert_eq!(got, vec![0, 1, 2, 3]);
+    tx.try_push(&ProbeMsg::new(4, SALT)).unwrap();
+    assert!(rx.try_pop().unwrap().is_intact(SALT));
+    assert!(
+        rx.try_pop().is_none(),
+        "the old slot 5 must not be delivered"
+    );
+    tx.try_push(&ProbeMsg::new(5, SALT)).unwrap();
+    let m = rx.try_pop().unwrap();
+    assert_eq!(m.seq, 5);
+    assert!(m.is_intact(SALT), "the rewritten message, not the orphan");
+}

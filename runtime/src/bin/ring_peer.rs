@@ -26,9 +26,6 @@ use runtime::shm::{Region, ShmDir};
 /// Capacity of the ring the peer tests use.
 const PEER_CAPACITY: usize = 4096;
 type PeerRing = Spsc<ProbeMsg, PEER_CAPACITY>;
-/// Payload offset of slot 0 and slot stride in an Spsc<ProbeMsg, _> (see runtime::ring docs).
-const SLOTS_OFF: usize = 384;
-const SLOT_BYTES: usize = 128;
 
 #[cfg(loom)]
 fn main() {
@@ -131,9 +128,9 @@ fn wait(idle: &mut u32) {
 /// Write garbage over the message area of the slot for `seq`, leaving its commit word alone.
 fn tear_next_slot(dir: &ShmDir, ring: &str, seq: u64) -> Result<(), Box<dyn std::error::Error>> {
     let region = Region::attach(dir, ring, PeerRing::spec())?;
-    let slot = SLOTS_OFF + (seq as usize % PEER_CAPACITY) * SLOT_BYTES;
+    let slot = PeerRing::SLOTS_OFFSET + (seq as usize % PEER_CAPACITY) * PeerRing::SLOT_BYTES;
     // Safety: the slot lies inside the payload (index < capacity); its message area starts 8
-    // bytes in (after the commit word) and is 64 bytes long. The slot is free (the producer may
+    // bytes in (after the commit word) and is 64 bytes long, so 32 bytes stay inside it. The slot is free (the producer may
     // write it) and uncommitted, so no reader looks at it.
     unsafe {
         let msg = region.payload_ptr().add(slot + 8);

@@ -31,7 +31,8 @@ use std::sync::Arc;
 use super::{claim, release, Backing, Line, RingError, Slot, BLOCK_BYTES, MAX_CAPACITY};
 use crate::msg::ShmSafe;
 #[cfg(not(loom))]
-use crate::shm::{Region, RegionKind, RegionSpec, ShmDir};
+use crate::shm::Region;
+use crate::shm::{RegionKind, RegionSpec, ShmDir};
 use crate::sync::{fence, AtomicU64, Ordering};
 
 /// Cursors per broadcast ring.
@@ -106,7 +107,6 @@ impl<T: ShmSafe, const N: usize> Broadcast<T, N> {
     const WORDS: usize = core::mem::size_of::<T>() / 8;
 
     /// The region spec of this ring type.
-    #[cfg(not(loom))]
     pub fn spec() -> RegionSpec {
         let () = Self::CHECKS;
         let slot_size = core::mem::size_of::<Slot<T>>();
@@ -176,6 +176,24 @@ impl<T: ShmSafe, const N: usize> Broadcast<T, N> {
     pub fn anonymous() -> Result<Self, RingError> {
         let region = Region::anonymous_with(Self::spec(), Self::init_payload)?;
         Ok(Self::from_region(region))
+    }
+
+    /// Loom builds model-check the protocol on the heap: there is no shared memory to open.
+    #[cfg(loom)]
+    pub fn create(_dir: &ShmDir, _name: &str) -> Result<Self, RingError> {
+        Err(RingError::LoomBuild)
+    }
+
+    /// Loom builds: see [`Self::create`].
+    #[cfg(loom)]
+    pub fn attach(_dir: &ShmDir, _name: &str) -> Result<Self, RingError> {
+        Err(RingError::LoomBuild)
+    }
+
+    /// Loom builds: see [`Self::create`].
+    #[cfg(loom)]
+    pub fn create_or_attach(_dir: &ShmDir, _name: &str) -> Result<Self, RingError> {
+        Err(RingError::LoomBuild)
     }
 
     /// A ring on the heap built from loom's atomics (loom model checking only).

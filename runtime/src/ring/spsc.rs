@@ -10,6 +10,9 @@
 //!   message is complete (the Release/Acquire pair orders the payload before it), read it, then
 //!   store its position `c + 1` with Release, which tells the producer the slot is free.
 //!
+//! - `push_batch` writes and commits its messages in one pass but commits the first slot last,
+//!   so the consumer, waiting on the first, finds the whole batch ready at once.
+//!
 //! The consumer spins on the cache line that carries the data; the producer reads the consumer's
 //! line only when its cached copy says the ring is full.
 //!
@@ -18,14 +21,19 @@
 //! position and then skips forward over slots whose `seq` already says "committed", in case it
 //! died between committing a slot and updating its position. A producer killed while writing a
 //! message never stored that slot's `seq`, so the consumer never reads the half-written message;
-//! the restarted producer writes that sequence number again.
+//! the restarted producer writes that sequence number again. One killed while publishing a batch
+//! (first slot last) may leave commits beyond its first uncommitted slot; the restarted producer
+//! withdraws them (the consumer cannot have reached them) before it writes those numbers again.
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-use super::{claim, release, Backing, Line, RingError, Slot, BLOCK_BYTES, MAX_CAPACITY};
+use super::{
+    claim, release, Backing, Line, PackedSlot as Slot, RingError, BLOCK_BYTES, MAX_CAPACITY,
+};
 use crate::msg::ShmSafe;
 #[cfg(not(loom))]
-use crate::shm::{Region, RegionKind, RegionSpec, ShmDir};
+use crate::shm::Region;
+use crate::shm::{RegionKind, RegionSpec, ShmDir};
 #[cfg(loom)]
 use crate::sync::AtomicU64;
 use crate::sync::Ordering;
@@ -80,9 +88,13 @@ impl<T: ShmSafe, const N: usize> Spsc<T, N> {
         "ring capacity must be a power of two between 2 and MAX_CAPACITY"
     );
     const MASK: u64 = N as u64 - 1;
+    /// Bytes from one slot to the next (commit word + message, rounded to T's alignment).
+    pub const SLOT_BYTES: usize = core::mem::size_of::<Slot<T>>();
+    /// Offset of slot 0 in the region's payload; each slot is the 8-byte commit word followed by
+    /// the message (at offset 8 for 8-byte-aligned messages). For tools and white-box tests.
+    pub const SLOTS_OFFSET: usize = SLOTS_OFF;
 
     /// The region spec of this ring type.
-    #[cfg(not(loom))]
     pub fn spec() -> RegionSpec {
         let () = Self::CAPACITY_OK;
         let slot_size = core::mem::size_of::<Slot<T>>();
@@ -151,6 +163,24 @@ impl<T: ShmSafe, const N: usize> Spsc<T, N> {
         Ok(Self::from_region(region))
     }
 
+    /// Loom builds model-check the protocol on the heap: there is no shared memory to open.
+    #[cfg(loom)]
+    pub fn create(_dir: &ShmDir, _name: &str) -> Result<Self, RingError> {
+        Err(RingError::LoomBuild)
+    }
+
+    /// Loom builds: see [`Self::create`].
+    #[cfg(loom)]
+    pub fn attach(_dir: &ShmDir, _name: &str) -> Result<Self, RingError> {
+        Err(RingError::LoomBuild)
+    }
+
+    /// Loom builds: see [`Self::create`].
+    #[cfg(loom)]
+    pub fn create_or_attach(_dir: &ShmDir, _name: &str) -> Result<Self, RingError> {
+        Err(RingError::LoomBuild)
+    }
+
     /// A ring on the heap built from loom's atomics (loom model checking only).
     #[cfg(loom)]
     pub fn anonymous() -> Result<Self, RingError> {
@@ -212,6 +242,18 @@ impl<T: ShmSafe, const N: usize> Spsc<T, N> {
                 break;
             }
             pos += 1;
+        }
+        // A batch commits its first slot last, so a producer that died while publishing one
+        // may have committed slots after the first uncommitted one. The consumer cannot reach
+        // them (it stops at `pos`), and we are about to write those sequence numbers again:
+        // withdraw the orphaned commits so the consumer never reads a slot while we rewrite it.
+        for k in 1..N as u64 {
+            let p = pos + k;
+            // Safety: as above.
+            let slot = unsafe { &*sh.slots.add((p & Self::MASK) as usize) };
+            if slot.seq.load(Ordering::Acquire) == p + 1 {
+                slot.seq.store(0, Ordering::Release);
+            }
         }
         if pos - consumer_pos > N as u64 {
             release(sh.prod());
@@ -316,16 +358,51 @@ impl<T: ShmSafe, const N: usize> Producer<T, N> {
     pub fn push_batch(&mut self, msgs: &[T]) -> usize {
         let n = (self.free(msgs.len() as u64) as usize).min(msgs.len());
         let start = self.pos;
+        // One pass over the slots (each line touched once while hot): write every message and
+        // commit slots 1..n at once, and commit slot 0 last. A consumer waiting on the first
+        // slot then finds the whole batch ready when it wakes and reads it in one sweep instead
+        // of chasing the producer line by line; it cannot pass slot 0 early, so the order of the
+        // other commits does not matter to it (each Release store orders everything before it).
         for (i, msg) in msgs[..n].iter().enumerate() {
+            let seq = start + i as u64;
+            let slot = self.slot(seq);
             // Safety: as in try_push: these n slots are free and unpublished.
-            self.slot(start + i as u64)
-                .msg
-                .with_mut(|p| unsafe { p.write(*msg) });
+            slot.msg.with_mut(|p| unsafe { p.write(*msg) });
+            if i > 0 {
+                slot.seq.store(seq + 1, Ordering::Release);
+            }
         }
+        if n > 0 {
+            self.slot(start).seq.store(start + 1, Ordering::Release);
+        }
+        self.pos = start + n as u64;
+        // Safety: as in try_push.
+        unsafe { &*self.prod }
+            .pos
+            .store(self.pos, Ordering::Release);
+        n
+    }
+
+    /// Like [`Producer::push_batch`], but builds each message in its slot: `make(seq)` is called
+    /// for up to `n` consecutive sequence numbers (as many as fit), with no staging copy.
+    /// Returns how many were written and published.
+    #[inline]
+    pub fn push_with(&mut self, n: usize, mut make: impl FnMut(u64) -> T) -> usize {
+        let n = (self.free(n as u64) as usize).min(n);
+        let start = self.pos;
+        // Same order as push_batch: the first slot is committed last.
         for i in 0..n as u64 {
-            self.slot(start + i)
-                .seq
-                .store(start + i + 1, Ordering::Release);
+            let seq = start + i;
+            let slot = self.slot(seq);
+            let msg = make(seq);
+            // Safety: as in try_push: these n slots are free and unpublished.
+            slot.msg.with_mut(|p| unsafe { p.write(msg) });
+            if i > 0 {
+                slot.seq.store(seq + 1, Ordering::Release);
+            }
+        }
+        if n > 0 {
+            self.slot(start).seq.store(start + 1, Ordering::Release);
         }
         self.pos = start + n as u64;
         // Safety: as in try_push.
