@@ -508,6 +508,40 @@ impl BookBuilder {
 
     /// Decode one recorder line and apply it.
     pub fn apply_line(&mut self, line: &[u8], at: LineRef<'_>) -> Result<Event<'_>, ReplayError> {
+        self.apply_line_with_book(line, at).map(|(e, _)| e)
+    }
+
+    /// As [`Self::apply_line`], also lending the book after the event.
+    pub fn apply_line_with_book(
+        &mut self,
+        line: &[u8],
+        at: LineRef<'_>,
+    ) -> Result<(Event<'_>, &L2Book), ReplayError> {
+        let ev = self.apply_inner(line, at)?;
+        let this: &Self = self;
+        let ev = match ev {
+            Event::Depth {
+                local_ns,
+                exchange_ns,
+                first_id,
+                last_id,
+                status,
+                ..
+            } => Event::Depth {
+                local_ns,
+                exchange_ns,
+                first_id,
+                last_id,
+                status,
+                levels: &this.levels,
+            },
+            other => other,
+        };
+        Ok((ev, &this.book))
+    }
+
+    /// Apply a line; a Depth event's `levels` is left empty (filled by the callers).
+    fn apply_inner(&mut self, line: &[u8], at: LineRef<'_>) -> Result<Event<'static>, ReplayError> {
         self.stats.lines += 1;
         let (local_ns, json) = split_line(line).map_err(|e| Self::err(at, e))?;
         let msg = decode_json(json).map_err(|e| Self::err(at, e))?;
@@ -611,7 +645,7 @@ impl BookBuilder {
                     first_id,
                     last_id,
                     status,
-                    levels: &self.levels,
+                    levels: &[],
                 })
             }
             Msg::Trade {
@@ -849,6 +883,14 @@ impl BinanceReplay {
             return Ok(None);
         };
         self.builder.apply_line(line, at).map(Some)
+    }
+
+    /// The next event together with the book after it.
+    pub fn next_with_book(&mut self) -> Result<Option<(Event<'_>, &L2Book)>, ReplayError> {
+        let Some((line, at)) = self.src.next_line()? else {
+            return Ok(None);
+        };
+        self.builder.apply_line_with_book(line, at).map(Some)
     }
 }
 
