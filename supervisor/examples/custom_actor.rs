@@ -31,8 +31,8 @@ use runtime::actor::Actor;
 use runtime::control::ActorCounters;
 use runtime::msg::{intent_action, md_kind, order_type, side, tif, OrderIntent, PRICE_SCALE};
 use runtime::ring::{Producer, Recv, Subscriber};
+use runtime::rings::{IntentRing, MdRing, INTENT_RING, MD_RING};
 use serde::Deserialize;
-use supervisor::rings::{IntentRing, MdRing, INTENT_RING, MD_RING};
 use supervisor::{run_cli, ActorEnv, Registry};
 
 /// Messages handled per `poll` at most: a limit, so the loop comes back to the kill switch and
@@ -50,6 +50,9 @@ struct MomentumConfig {
     /// Quantity of each order ×10^8.
     qty_e8: i64,
     instrument_id: u32,
+    /// This actor's cursor on `md.ring`: every reader has its own. 0-4 belong to the engine's
+    /// actors (Oracle, Sonar, Execution, UI, Sentinel); user actors take 5-15, one each.
+    md_cursor: usize,
 }
 
 impl Default for MomentumConfig {
@@ -59,6 +62,7 @@ impl Default for MomentumConfig {
             tick_e8: PRICE_SCALE / 20, // ₹0.05, NSE's usual tick
             qty_e8: PRICE_SCALE,
             instrument_id: 1,
+            md_cursor: 5,
         }
     }
 }
@@ -80,10 +84,9 @@ impl Momentum {
             Some(path) => ron::from_str(&std::fs::read_to_string(path)?)?,
             None => MomentumConfig::default(),
         };
-        // The supervisor created every ring before starting us. Each market-data reader takes
-        // its own cursor; the convention is the actor's slot index. A restarted process resumes
-        // where the previous one stopped: no trade is skipped or seen twice.
-        let md = MdRing::attach(&env.dir, MD_RING)?.subscribe(env.spec.index)?;
+        // The supervisor created every ring before starting us. A restarted process takes its
+        // cursor back and resumes where the previous one stopped.
+        let md = MdRing::attach(&env.dir, MD_RING)?.subscribe(cfg.md_cursor)?;
         let intents = IntentRing::attach(&env.dir, INTENT_RING)?.producer()?;
         Ok(Momentum {
             cfg,

@@ -149,7 +149,9 @@ pub fn actor_run(registry: &Registry, args: &ChildArgs) -> anyhow::Result<()> {
         set_sched_fifo(fifo)?;
     }
     let (dir, control) = attach_and_register(&topo, spec.index, args.generation)?;
+    let hist = HistogramRegion::attach(&dir).context("attaching hist.shm")?;
     let env = ActorEnv {
+        hist,
         topology: Arc::clone(&topo),
         spec: spec.clone(),
         dir,
@@ -169,16 +171,11 @@ pub fn actor_run(registry: &Registry, args: &ChildArgs) -> anyhow::Result<()> {
                 spec.idle.clone(),
             )?;
             // Processing and kill-switch latencies go to hist.shm for the cockpit, status and
-            // benchmarks; without the region the actor still runs, and says so.
-            match HistogramRegion::attach(&env.dir) {
-                Ok(region) => {
-                    actor_loop = actor_loop.with_histograms(
-                        HistogramPublisher::new(region, spec.index as u32),
-                        stage::proc_stage_for_kind(&spec.kind),
-                    );
-                }
-                Err(e) => eprintln!("actor `{}`: no latency histograms: {e}", spec.name),
-            }
+            // benchmarks.
+            actor_loop = actor_loop.with_histograms(
+                HistogramPublisher::new(Arc::clone(&env.hist), spec.index as u32),
+                stage::proc_stage_for_kind(&spec.kind),
+            );
             let outcome =
                 executor::run_pinned(&spec.name, spec.core, &topo.housekeeping_cores, || async {
                     actor_loop

@@ -629,7 +629,7 @@ fn cgroup_cpu() -> (Option<String>, Option<u64>) {
 }
 
 fn rings_bytes() -> u64 {
-    use crate::rings::*;
+    use runtime::rings::*;
     MdRing::spec().file_bytes()
         + SignalRing::spec().file_bytes()
         + IntentRing::spec().file_bytes()

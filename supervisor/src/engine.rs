@@ -31,8 +31,8 @@ use runtime::shm::ShmDir;
 
 use crate::policy::{Action, ChildSpec, EngineState, Event, ExitStatus, Outcome, Policy};
 use crate::registry::VenueServeArgs;
-use crate::rings::{self, EmergencyRing};
 use crate::topology::{RestartType, Topology, VenueMode};
+use runtime::rings::{self, EmergencyRing};
 
 /// File names the supervisor keeps in the engine directory.
 pub const LOCK_FILE: &str = "supervisor.lock";

@@ -41,7 +41,6 @@ pub mod locate;
 pub mod machine;
 pub mod policy;
 pub mod registry;
-pub mod rings;
 pub mod status;
 pub mod topology;
 

@@ -19,6 +19,7 @@ use std::sync::Arc;
 
 use runtime::actor::Actor;
 use runtime::control::{actor_state, ActorSlot, ControlBlock};
+use runtime::hist::HistogramRegion;
 use runtime::shm::ShmDir;
 
 use crate::topology::{ActorSpec, KindCatalog, Topology};
@@ -35,6 +36,9 @@ pub struct ActorEnv {
     pub control: Arc<ControlBlock>,
     /// This incarnation's generation in the slot (1 for the first start, +1 per restart).
     pub generation: u64,
+    /// The engine's latency histograms (`hist.shm`); publish under the slot index
+    /// (`HistogramPublisher::new(hist, spec.index as u32)`).
+    pub hist: Arc<HistogramRegion>,
 }
 
 impl ActorEnv {

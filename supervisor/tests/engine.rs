@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 
 use runtime::control::{actor_state, engine_state, ControlBlock};
 use runtime::msg::{emergency_action, put_str, Emergency};
+use runtime::rings::{EmergencyRing, EMERGENCY_RING};
 use runtime::shm::ShmDir;
-use supervisor::rings::{EmergencyRing, EMERGENCY_RING};
 
 const BIN: &str = env!("CARGO_BIN_EXE_supervisor");
 const WATCHDOG: Duration = Duration::from_secs(60);
