@@ -144,6 +144,12 @@ impl Registry {
             |_env: &ActorEnv| Ok(Box::new(IdleActor) as Box<dyn Actor>),
         )
         .expect("built-in kinds are distinct");
+        r.register_process(
+            "idle-process",
+            "diagnostic: a process kind (own main, no executor) that only beats and stops",
+            idle_process_main,
+        )
+        .expect("built-in kinds are distinct");
         r
     }
 
@@ -257,6 +263,31 @@ impl KindCatalog for Registry {
     }
 }
 
+/// The `idle-process` kind: what a process kind must do (ready, heartbeat, kill switch, stop),
+/// and nothing else. Beats every millisecond.
+fn idle_process_main(env: &ActorEnv) -> anyhow::Result<()> {
+    env.set_running();
+    let mut halted = false;
+    // Bounded by the stop request; a lost supervisor kills this process (PR_SET_PDEATHSIG).
+    loop {
+        env.beat();
+        if env.stop_requested() {
+            env.slot().set_state(actor_state::STOPPED);
+            return Ok(());
+        }
+        let killed = env.control.is_killed();
+        if killed != halted {
+            halted = killed;
+            env.slot().set_state(if killed {
+                actor_state::HALTED
+            } else {
+                actor_state::RUNNING
+            });
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+}
+
 /// The `idle` kind: no work; everything it shows comes from the loop.
 pub struct IdleActor;
 
@@ -273,7 +304,10 @@ mod tests {
     #[test]
     fn kinds_are_registered_once_with_valid_names() {
         let mut r = Registry::new();
-        assert_eq!(KindCatalog::kinds(&r), vec!["idle".to_string()]);
+        assert_eq!(
+            KindCatalog::kinds(&r),
+            vec!["idle".to_string(), "idle-process".to_string()]
+        );
         let dup = r
             .register_actor("idle", "again", |_| {
                 Ok(Box::new(IdleActor) as Box<dyn Actor>)
@@ -297,7 +331,11 @@ mod tests {
         assert_eq!(r.requires("idle"), Vec::<String>::new());
         assert_eq!(
             KindCatalog::kinds(&r),
-            vec!["execution".to_string(), "idle".to_string()]
+            vec![
+                "execution".to_string(),
+                "idle".to_string(),
+                "idle-process".to_string()
+            ]
         );
     }
 }

@@ -622,3 +622,34 @@ fn doctor_reports_each_check_and_fails_on_cores_this_machine_lacks() {
         }
     });
 }
+
+#[test]
+fn process_kinds_are_supervised_like_loop_actors() {
+    watchdog(|| {
+        let actors = "(name: \"a\", kind: \"idle\", core: 1),\n        \
+                      (name: \"p\", kind: \"idle-process\", core: 0),";
+        let mut e = Engine::start(actors, "heartbeat_timeout_ms: 300");
+        let c = e.control();
+        let slot = c.slot(1);
+        let hb = slot.heartbeat();
+        wait_until("the process kind's heartbeat", || slot.heartbeat() > hb);
+        let pid = slot.pid();
+        sigkill(pid);
+        wait_until("the process kind to come back", || {
+            slot.generation() == 2 && slot.state() == actor_state::RUNNING
+        });
+        let (code, _, _) = e.cli(&["kill", "--by", "tester"]);
+        assert_eq!(code, 0);
+        wait_until("the process kind to halt", || {
+            slot.state() == actor_state::HALTED
+        });
+        let (code, _, _) = e.cli(&["stop"]);
+        assert_eq!(code, 0);
+        assert_eq!(e.wait_exit(), 0);
+        assert!(
+            e.log_text().contains("`p` stopped (exit status 0)"),
+            "{}",
+            e.log_text()
+        );
+    });
+}
