@@ -653,3 +653,34 @@ fn process_kinds_are_supervised_like_loop_actors() {
         );
     });
 }
+
+#[test]
+fn sched_fifo_is_applied_or_refused_with_the_remedy() {
+    watchdog(|| {
+        let actors = "(name: \"rt\", kind: \"idle\", core: 1, \
+                      sched_fifo: Some((priority: 10, rttime_limit_ms: Some(5000)))),";
+        let mut e = Engine::prepare(actors, "");
+        e.spawn();
+        let c = e.control();
+        let slot = c.slot(0);
+        let mut exited = None;
+        wait_until("the actor to run or the start to fail", || {
+            exited = e.supervisor.as_mut().unwrap().try_wait().unwrap();
+            exited.is_some() || slot.state() == actor_state::RUNNING
+        });
+        if exited.is_none() {
+            // Permitted (root or CAP_SYS_NICE): the kernel reports SCHED_FIFO (policy 1) at
+            // priority 10 (/proc/PID/stat fields 40 and 41).
+            let stat = fs::read_to_string(format!("/proc/{}/stat", slot.pid())).unwrap();
+            let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..].split(' ').collect();
+            assert_eq!((fields[40 - 3], fields[41 - 3]), ("10", "1"), "{stat}");
+        } else {
+            let log = e.log_text();
+            assert!(
+                log.contains("sched_setscheduler(SCHED_FIFO, priority 10)"),
+                "{log}"
+            );
+            assert!(log.contains("CAP_SYS_NICE"), "{log}");
+        }
+    });
+}
