@@ -5,7 +5,7 @@ CARGO ?= cargo
 TOPOLOGY ?= topology.ron
 SUPERVISOR := target/release/supervisor
 
-.PHONY: all run test deps lint test-rust build-release check \
+.PHONY: all run test deps lint test-rust test-loom build-release check \
         bench-ring bench-latency bench-replay bench-control bench-actors chaos soak fuzz clean-shm
 
 all: test
@@ -24,7 +24,7 @@ check: build-release
 	$(SUPERVISOR) check --topology $(TOPOLOGY)
 
 ## test: everything CI runs: format, lints, every Rust test, cockpit tests, browser test
-test: deps lint test-rust cockpit-test browser-test
+test: deps lint test-rust test-loom cockpit-test browser-test
 
 deps: cockpit-deps cockpit-build
 
@@ -34,6 +34,11 @@ lint:
 
 test-rust:
 	$(CARGO) test --workspace --locked
+
+## test-loom: model-check the ring and seqlock protocols (own build dir: --cfg loom rebuilds runtime)
+test-loom:
+	RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom $(CARGO) test --locked -p runtime --release --test ring_loom
+	RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom $(CARGO) test --locked -p runtime --release --lib loom
 
 ## bench-ring: ring latency and throughput against the floor and its peers (issue 2)
 bench-ring:
