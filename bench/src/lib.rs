@@ -1,0 +1,1 @@
+//! Latency benchmark of the whole engine (issue 7).
