@@ -503,6 +503,27 @@ fn pinned_actors_run_on_their_cores() {
             assert_eq!(a["last_cpu"], a["core"]);
             assert!(a["pid"].as_u64().unwrap() > 0);
             assert!(a["heartbeat_age_ms"].as_u64().unwrap() < 1000);
+            // The actor's other threads (glommio's blocking pool) sit on the housekeeping
+            // core 0, never beside the actor on its own core.
+            let pid = a["pid"].as_u64().unwrap();
+            let mut threads = 0;
+            for task in fs::read_dir(format!("/proc/{pid}/task")).unwrap().flatten() {
+                let tid: u64 = task.file_name().to_string_lossy().parse().unwrap();
+                let status = fs::read_to_string(task.path().join("status")).unwrap();
+                let allowed = status
+                    .lines()
+                    .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+                    .unwrap()
+                    .trim()
+                    .to_string();
+                if tid == pid {
+                    assert_eq!(allowed, a["core"].to_string());
+                } else {
+                    assert_eq!(allowed, "0", "thread {tid} of {pid}");
+                    threads += 1;
+                }
+            }
+            assert!(threads >= 1, "glommio's blocking pool thread exists");
         }
     });
 }
