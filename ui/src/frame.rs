@@ -14,6 +14,10 @@ pub const PROTOCOL_VERSION: u32 = 1;
 pub type RttPoint = (u64, Option<u64>, Option<u64>);
 /// `[wall_ms, wobi, strength, imbalance_pct]`
 pub type SignalPoint = (u64, Option<f64>, Option<f64>, Option<f64>);
+/// `[wall_ms, regime, entropy]`
+pub type RegimePoint = (u64, Option<String>, Option<f64>);
+/// `[wall_ms, pnl_net_inr, position]`
+pub type PnlPoint = (u64, Option<f64>, Option<f64>);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -222,12 +226,14 @@ pub struct State {
 pub struct History {
     /// [wall_ms, rtt_last_ns, rtt_p99_ns]
     pub rtt: Vec<RttPoint>,
-    /// [wall_ms, regime]
-    pub regime: Vec<(u64, Option<String>)>,
+    /// [wall_ms, regime, entropy]
+    pub regime: Vec<RegimePoint>,
     /// One heatmap column per frame (None: no Oracle data).
     pub wobi: Vec<Option<Vec<f64>>>,
     /// [wall_ms, wobi, strength, imbalance_pct]
     pub signal: Vec<SignalPoint>,
+    /// [wall_ms, pnl_net_inr, position]
+    pub pnl: Vec<PnlPoint>,
 }
 
 /// One message on the socket: `{type, version, seq, …state, history?}`.
@@ -248,9 +254,10 @@ pub struct Frame {
 #[derive(Debug)]
 pub struct HistoryRings {
     rtt: std::collections::VecDeque<RttPoint>,
-    regime: std::collections::VecDeque<(u64, Option<String>)>,
+    regime: std::collections::VecDeque<RegimePoint>,
     wobi: std::collections::VecDeque<Option<Vec<f64>>>,
     signal: std::collections::VecDeque<SignalPoint>,
+    pnl: std::collections::VecDeque<PnlPoint>,
 }
 
 /// 60 s at 20 Hz.
@@ -265,6 +272,7 @@ impl Default for HistoryRings {
             regime: std::collections::VecDeque::with_capacity(HISTORY_POINTS),
             wobi: std::collections::VecDeque::with_capacity(WOBI_COLUMNS),
             signal: std::collections::VecDeque::with_capacity(HISTORY_POINTS),
+            pnl: std::collections::VecDeque::with_capacity(HISTORY_POINTS),
         }
     }
 }
@@ -286,10 +294,17 @@ impl HistoryRings {
             HISTORY_POINTS,
             (t, sen.map(|x| x.rtt_last_ns), sen.map(|x| x.rtt_p99_ns)),
         );
+        let so = s.sonar.as_ref();
         push_bounded(
             &mut self.regime,
             HISTORY_POINTS,
-            (t, s.sonar.as_ref().map(|x| x.regime.clone())),
+            (t, so.map(|x| x.regime.clone()), so.map(|x| x.entropy)),
+        );
+        let ex = s.execution.as_ref();
+        push_bounded(
+            &mut self.pnl,
+            HISTORY_POINTS,
+            (t, ex.map(|x| x.pnl_net_inr), ex.map(|x| x.position)),
         );
         let o = s.oracle.as_ref();
         push_bounded(
@@ -315,6 +330,7 @@ impl HistoryRings {
             regime: self.regime.iter().cloned().collect(),
             wobi: self.wobi.iter().cloned().collect(),
             signal: self.signal.iter().cloned().collect(),
+            pnl: self.pnl.iter().cloned().collect(),
         }
     }
 }

@@ -121,7 +121,11 @@ fn snapshots_carry_bounded_history_as_arrays() {
     assert_eq!(v["type"], "snapshot");
     // [wall_ms, rtt_last_ns, rtt_p99_ns]: no Sentinel → nulls
     assert_eq!(v["history"]["rtt"][0], serde_json::json!([10, null, null]));
-    assert_eq!(v["history"]["regime"][0], serde_json::json!([10, "VETO"]));
+    assert_eq!(
+        v["history"]["regime"][0],
+        serde_json::json!([10, "VETO", 0.9])
+    );
+    assert_eq!(v["history"]["pnl"][0], serde_json::json!([10, null, null]));
     assert_eq!(
         v["history"]["signal"][0],
         serde_json::json!([10, 0.25, -0.5, 10.0])

@@ -48,7 +48,7 @@ export function App() {
       <main className="grid">
         <SentinelPanel store={store} s={s} revision={rev} />
         <OraclePanel store={store} s={s} revision={rev} />
-        <ExecutionPanel s={s} />
+        <ExecutionPanel store={store} s={s} revision={rev} />
         <SonarPanel store={store} s={s} revision={rev} />
         <LatencyPanel s={s} revision={rev} />
       </main>

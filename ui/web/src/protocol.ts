@@ -203,12 +203,14 @@ export interface StateFields {
 export interface History {
   /** [wall_ms, rtt_last_ns, rtt_p99_ns] (null: no Sentinel data then) */
   rtt: [number, number | null, number | null][];
-  /** [wall_ms, regime] */
-  regime: [number, Regime | null][];
+  /** [wall_ms, regime, entropy] */
+  regime: [number, Regime | null, number | null][];
   /** One column per frame, each `level_imbalance` (null: no Oracle data then). */
   wobi: (number[] | null)[];
   /** [wall_ms, wobi, strength, imbalance_pct] */
   signal: [number, number | null, number | null, number | null][];
+  /** [wall_ms, pnl_net_inr, position] */
+  pnl: [number, number | null, number | null][];
 }
 
 export interface SnapshotFrame extends StateFields {

@@ -67,6 +67,7 @@ function snapshot(seq: number, rttHistory: number[] = []): Frame {
       regime: [],
       wobi: rttHistory.map(() => [1, 1, 1, 1, 1, 1, 1, 1]),
       signal: [],
+      pnl: [],
     },
   };
 }

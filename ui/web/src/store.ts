@@ -51,6 +51,9 @@ export class FrameStore {
   readonly rtt = new Ring<Point3>(RTT_POINTS);
   readonly signal = new Ring<Point4>(SIGNAL_POINTS);
   readonly regime = new Ring<[number, Regime | null]>(REGIME_POINTS);
+  readonly entropy = new Ring<[number, number | null]>(REGIME_POINTS);
+  /** [x, net PnL INR, position] */
+  readonly pnl = new Ring<Point3>(RTT_POINTS);
   /** One column per frame; null = no data for that frame (gap or no Oracle). */
   readonly wobi = new Ring<number[] | null>(WOBI_COLUMNS);
 
@@ -116,11 +119,17 @@ export class FrameStore {
     this.rtt.clear();
     this.signal.clear();
     this.regime.clear();
+    this.entropy.clear();
+    this.pnl.clear();
     this.wobi.clear();
     const h = f.history;
     for (const [t, last, p99] of h?.rtt ?? []) this.rtt.push([t / 1000, last, p99]);
     for (const [t, w, s, imb] of h?.signal ?? []) this.signal.push([t / 1000, w, s, imb]);
-    for (const [t, r] of h?.regime ?? []) this.regime.push([t / 1000, r]);
+    for (const [t, r, ent] of h?.regime ?? []) {
+      this.regime.push([t / 1000, r]);
+      this.entropy.push([t / 1000, ent]);
+    }
+    for (const [t, p, pos] of h?.pnl ?? []) this.pnl.push([t / 1000, p, pos]);
     for (const col of h?.wobi ?? []) this.wobi.push(col);
     this.latest = f;
     this.lastSeq = f.seq;
@@ -135,6 +144,9 @@ export class FrameStore {
     const o = f.oracle;
     this.signal.push([t, o ? o.wobi : null, o ? o.strength : null, o ? o.imbalance_pct : null]);
     this.regime.push([t, f.sonar ? f.sonar.regime : null]);
+    this.entropy.push([t, f.sonar ? f.sonar.entropy : null]);
+    const e = f.execution;
+    this.pnl.push([t, e ? e.pnl_net_inr : null, e ? e.position : null]);
     this.wobi.push(o ? o.level_imbalance.slice(0, WOBI_LEVELS) : null);
     this.latest = f;
     this.lastSeq = f.seq;
@@ -148,6 +160,8 @@ export class FrameStore {
     this.rtt.push([bt, null, null]);
     this.signal.push([bt, null, null, null]);
     this.regime.push([bt, null]);
+    this.entropy.push([bt, null]);
+    this.pnl.push([bt, null, null]);
     for (let i = 0; i < Math.min(missed, WOBI_COLUMNS); i++) this.wobi.push(null);
   }
 }

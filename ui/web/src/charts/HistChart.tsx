@@ -1,7 +1,7 @@
 import { useCallback, useRef } from 'react';
 import uPlot from 'uplot';
 import type { HistInfo } from '../protocol';
-import { decades, nsTick } from './axes';
+import { decades, nsTick, thin } from './axes';
 import { axis, FONT, UPlotChart } from './UPlotChart';
 
 const bars = uPlot.paths.bars!({ size: [0.85, 40], align: 0 });
@@ -21,13 +21,19 @@ export function HistChart({ hist, revision }: { hist: HistInfo | undefined; revi
       legend: { show: false },
       cursor: { show: false },
       scales: {
-        x: { time: false, distr: 3, log: 10, range: [100, 1e10] },
+        x: {
+          time: false,
+          distr: 3,
+          log: 10,
+          // The decades around the data (at least three), so bars are wide enough to read.
+          range: () => xRange(histRef.current),
+        },
         y: { distr: 3, log: 10, range: (_u, _min, max) => [1, Math.max(10, 10 ** Math.ceil(Math.log10(Math.max(1, max ?? 1)) + 0.01))] },
       },
       axes: [
         axis({
           space: 30,
-          splits: () => [1e3, 1e6, 1e9],
+          splits: (u) => thin(decades(u.scales.x.min ?? 100, u.scales.x.max ?? 1e10), u.bbox.width / devicePixelRatio),
           values: (_u, vals) => vals.map((v) => (v == null ? '' : nsTick(v))),
         }),
         axis({
@@ -50,6 +56,9 @@ export function HistChart({ hist, revision }: { hist: HistInfo | undefined; revi
             ];
             ctx.save();
             ctx.font = FONT.replace('11px', `${10 * devicePixelRatio}px`);
+            // Lines at the percentiles; their names as a legend in the top-right corner, so
+            // close percentiles never overprint each other.
+            ctx.textAlign = 'right';
             marks.forEach(([v, color, label], i) => {
               if (!(v > 0)) return;
               const x = u.valToPos(v, 'x', true);
@@ -60,7 +69,7 @@ export function HistChart({ hist, revision }: { hist: HistInfo | undefined; revi
               ctx.moveTo(x, u.bbox.top);
               ctx.lineTo(x, u.bbox.top + u.bbox.height);
               ctx.stroke();
-              ctx.fillText(label, x + 3 * devicePixelRatio, u.bbox.top + (10 + i * 11) * devicePixelRatio);
+              ctx.fillText(label, u.bbox.left + u.bbox.width - 2 * devicePixelRatio, u.bbox.top + (10 + i * 11) * devicePixelRatio);
             });
             ctx.restore();
           },
@@ -72,6 +81,16 @@ export function HistChart({ hist, revision }: { hist: HistInfo | undefined; revi
   );
   histRef.current = hist;
   return <UPlotChart makeOpts={makeOpts} data={data} revision={revision} className="chart hist" />;
+}
+
+/** Decades around the non-empty buckets: one below the first, one above the last, ≥ 3 wide. */
+export function xRange(h: HistInfo | undefined): [number, number] {
+  const filled = (h?.buckets ?? []).filter((b) => b.count > 0);
+  if (filled.length === 0) return [1e3, 1e7];
+  const lo = Math.floor(Math.log10(filled[0].le_ns) - 1e-9) - 1;
+  let hi = Math.ceil(Math.log10(filled[filled.length - 1].le_ns) + 1e-9);
+  if (hi - lo < 3) hi = lo + 3;
+  return [10 ** Math.max(2, lo), 10 ** Math.min(10, hi)];
 }
 
 function compact(v: number): string {

@@ -19,7 +19,8 @@ export function SignalChart({ store, revision }: { store: FrameStore; revision: 
       scales: { x: { time: true }, y: { range: [-1, 1] } },
       axes: [
         axis({ space: 80, values: (_u, vals) => vals.map((v) => (v == null ? '' : clock(v))) }),
-        axis({ size: 40, splits: () => [-1, -0.5, 0, 0.5, 1] }),
+        // Five ticks when there is room, three when the panel is short.
+        axis({ size: 40, splits: (u) => (u.bbox.height / devicePixelRatio < 90 ? [-1, 0, 1] : [-1, -0.5, 0, 0.5, 1]) }),
       ],
       series: [
         {},

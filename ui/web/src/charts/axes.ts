@@ -24,3 +24,10 @@ export function clock(sec: number): string {
 export function nsTick(v: number): string {
   return fmtNs(v).replace(/\.0+ /, ' ').replace(/\.00 /, ' ');
 }
+
+/** Keep every n-th tick so labels stay at least `minPx` CSS pixels apart. */
+export function thin(ticks: number[], plotWidthPx: number, minPx = 48): number[] {
+  if (ticks.length < 2 || plotWidthPx <= 0) return ticks;
+  const step = Math.max(1, Math.ceil((ticks.length * minPx) / plotWidthPx));
+  return ticks.filter((_, i) => i % step === 0);
+}

@@ -1,30 +1,9 @@
+import { PnlChart } from '../charts/PnlChart';
 import { fmtCount, fmtFixed, fmtInr, fmtNs, fmtPct } from '../format';
+import type { FrameStore } from '../store';
+import { OTR_SLABS, otrScale } from '../otr';
 import type { ExecutionInfo, StateFields } from '../protocol';
 import { Badge, Panel, Stat } from './common';
-
-/** NSE order-to-trade penalty slabs (exchange notice of 2020): OTR bounds and paise per order. */
-export const OTR_SLABS: { from: number; to: number; paise: number }[] = [
-  { from: 0, to: 50, paise: 0 },
-  { from: 50, to: 250, paise: 2 },
-  { from: 250, to: 500, paise: 10 },
-  { from: 500, to: 1000, paise: 15 },
-  { from: 1000, to: 2000, paise: 20 },
-  { from: 2000, to: Infinity, paise: 25 },
-];
-
-/** Position of an OTR on a scale where each slab gets equal width (0…1). */
-export function otrScale(otr: number): number {
-  if (!Number.isFinite(otr) || otr <= 0) return 0;
-  const n = OTR_SLABS.length;
-  for (let i = 0; i < n; i++) {
-    const s = OTR_SLABS[i];
-    if (otr < s.to) {
-      const span = Number.isFinite(s.to) ? s.to - s.from : s.from; // last slab: 2000…4000
-      return Math.min(1, (i + Math.min(1, (otr - s.from) / span)) / n);
-    }
-  }
-  return 1;
-}
 
 function OtrGauge({ e }: { e: ExecutionInfo | null }) {
   const otr = e?.otr_penalty ?? 0;
@@ -65,7 +44,7 @@ const BLOCKS: [keyof ExecutionInfo['blocked'], string][] = [
   ['otr', 'OTR'],
 ];
 
-export function ExecutionPanel({ s }: { s: StateFields | null }) {
+export function ExecutionPanel({ store, s, revision }: { store: FrameStore; s: StateFields | null; revision: number }) {
   const e = s?.execution ?? null;
   const overBudget = e ? e.otr_budget > 0 && e.otr_penalty > e.otr_budget : false;
   const tone = (x: number | undefined) => (x === undefined ? undefined : x > 0 ? 'good' : x < 0 ? 'bad' : undefined);
@@ -109,6 +88,9 @@ export function ExecutionPanel({ s }: { s: StateFields | null }) {
             {fmtInr(e?.pnl_net_inr, { sign: true })}
           </span>
         </div>
+      </div>
+      <div className="chart-box pnl-box">
+        <PnlChart store={store} revision={revision} />
       </div>
       <div className="subhead">
         Order-to-trade ratio

@@ -18,9 +18,9 @@ export function OraclePanel({ store, s, revision }: { store: FrameStore; s: Stat
     >
       <div className="stats-row">
         <Stat label="WOBI" value={fmtSigned(o?.wobi)} w={7} testId="wobi" />
-        <Stat label="signal strength" value={fmtSigned(o?.strength)} w={7} testId="strength" />
-        <Stat label="liquidity imbalance" value={fmtPct(o?.imbalance_pct, { sign: true })} w={8} testId="imbalance" />
-        <Stat label="microprice" value={fmtFixed(o?.microprice, 2)} w={11} />
+        <Stat label="strength" value={fmtSigned(o?.strength)} w={7} testId="strength" />
+        <Stat label="liq. imbalance" value={fmtPct(o?.imbalance_pct, { sign: true })} w={8} testId="imbalance" />
+        <Stat label="microprice" value={fmtFixed(o?.microprice, 2)} w={11} title={o ? `bid ${fmtFixed(o.best_bid, 2)} · ask ${fmtFixed(o.best_ask, 2)}` : undefined} />
       </div>
       <div className="chart-title">
         WOBI heatmap · levels × time <span className="scale-key"><i className="neg" /> asks heavy <i className="pos" /> bids heavy</span>

@@ -36,7 +36,7 @@ export function SentinelPanel({ store, s, revision }: { store: FrameStore; s: St
         <Stat label="RTT p50" value={fmtNs(sen?.rtt_p50_ns)} />
         <Stat label="RTT p99" value={fmtNs(sen?.rtt_p99_ns)} tone={overP99 ? 'bad' : undefined} />
         <Stat label="threshold" value={fmtNs(sen?.rtt_threshold_ns)} tone="muted" />
-        <Stat label="acks pending" value={fmtCount(sen?.outstanding_acks)} w={6} />
+        <Stat label="acks out" value={fmtCount(sen?.outstanding_acks)} w={6} />
         <Stat label="lockdowns" value={fmtCount(sen?.lockdowns)} w={6} />
       </div>
       <div className="subhead">CPU per core</div>

@@ -1,3 +1,4 @@
+import { EntropyChart } from '../charts/EntropyChart';
 import { RegimeStrip } from '../charts/RegimeStrip';
 import { fmtCount, fmtFixed } from '../format';
 import type { StateFields } from '../protocol';
@@ -29,17 +30,23 @@ export function SonarPanel({ store, s, revision }: { store: FrameStore; s: State
         regime history (60 s) <span className="legend attack">Attack</span> <span className="legend veto">Veto</span>
       </div>
       <RegimeStrip store={store} revision={revision} />
+      <div className="chart-title">
+        <span className="legend entropy">entropy</span>
+      </div>
+      <div className="chart-box entropy-box">
+        <EntropyChart store={store} revision={revision} />
+      </div>
       <div className="stats-row">
-        <Stat label="regime changes" value={fmtCount(so?.regime_changes)} w={7} />
+        <Stat label="changes" value={fmtCount(so?.regime_changes)} w={7} />
         <Stat
           label="feed"
-          value={feed ? (feed.connected ? 'CONNECTED' : 'DOWN') : '—'}
+          value={feed ? (feed.connected ? 'UP' : 'DOWN') : '—'}
           tone={feed ? (feed.connected ? 'good' : 'bad') : undefined}
           w={10}
         />
         <Stat label="md events" value={fmtCount(feed?.events)} w={10} testId="md-events" />
         <Stat label="feed gaps" value={fmtCount(feed?.gaps)} w={6} tone={feed && feed.gaps > 0 ? 'warn' : undefined} />
-        <Stat label="reconnects" value={fmtCount(feed?.reconnects)} w={6} />
+        <Stat label="reconn." value={fmtCount(feed?.reconnects)} w={6} />
       </div>
     </Panel>
   );

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { otrScale } from './ExecutionPanel';
+import { otrScale } from './otr';
 
 describe('OTR gauge scale: each penalty slab gets one sixth of the bar', () => {
   it.each([
