@@ -348,6 +348,20 @@ impl Policy {
                         message: "stopping: terminating children in reverse start order".into(),
                     });
                     self.begin_stopping(Outcome::Stopped);
+                } else {
+                    // Asked again while stopping (a second Ctrl-C): stop waiting for graceful
+                    // exits and kill what is still running, in reverse start order.
+                    out.push(Action::Log {
+                        message: "stop requested again: killing the remaining children now".into(),
+                    });
+                    for child in (0..self.children.len()).rev() {
+                        let c = &mut self.children[child];
+                        if c.state.is_live() && c.state != ChildState::Killing {
+                            c.state = ChildState::Killing;
+                            out.push(Action::Kill { child });
+                        }
+                    }
+                    self.terminate.clear();
                 }
             }
             Event::Tick => self.tick(now_ms, &mut out),
@@ -1091,6 +1105,33 @@ mod tests {
         // Permanent or not, nothing is restarted while stopping.
         assert_eq!(
             exit(&mut p, 0, ExitStatus::Code(1), 220),
+            vec![Exit {
+                outcome: Outcome::Stopped
+            }]
+        );
+    }
+
+    #[test]
+    fn second_stop_request_kills_the_remaining_children_at_once() {
+        let mut p = running(Strategy::OneForOne, [P, P, P], 5);
+        assert_eq!(
+            acts(p.handle(Event::StopRequested, 100)),
+            vec![RequestStop { child: 2 }]
+        );
+        assert_eq!(
+            acts(p.handle(Event::StopRequested, 110)),
+            vec![Kill { child: 2 }, Kill { child: 1 }, Kill { child: 0 }]
+        );
+        assert_eq!(
+            exit(&mut p, 0, ExitStatus::Signal(libc::SIGKILL), 111),
+            vec![]
+        );
+        assert_eq!(
+            exit(&mut p, 2, ExitStatus::Signal(libc::SIGKILL), 112),
+            vec![]
+        );
+        assert_eq!(
+            exit(&mut p, 1, ExitStatus::Signal(libc::SIGKILL), 113),
             vec![Exit {
                 outcome: Outcome::Stopped
             }]
