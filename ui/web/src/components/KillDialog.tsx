@@ -44,12 +44,14 @@ export function ConfirmDialog({
         <p>{body}</p>
         {withReason && (
           <label className="field">
-            reason (recorded in the control block)
+            <span>reason (recorded in the control block)</span>
             <input value={reason} maxLength={40} onChange={(e) => setReason(e.target.value)} data-testid="kill-reason" />
           </label>
         )}
         <label className="field">
-          type <b>{word}</b> to confirm
+          <span>
+            type <b className="confirm-word">{word}</b> to confirm
+          </span>
           <input
             ref={input}
             value={typed}
