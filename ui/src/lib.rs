@@ -183,3 +183,23 @@ pub fn run_ui_process(
     config.allow_remote = allow_remote;
     run_config(config)
 }
+
+/// The supervisor's `ui` process kind in one call: the topology's engine name, shared-memory
+/// base, UI address and token file (None: `<shm base>/<engine>/ui.token`), and this actor's slot
+/// index (`ActorEnv::spec.index`). Loopback only: a topology asking for another address is
+/// refused with the remedy.
+pub fn run_ui_actor(
+    engine_name: &str,
+    shm_base: PathBuf,
+    addr: SocketAddr,
+    token_file: Option<PathBuf>,
+    own_slot: usize,
+) -> anyhow::Result<()> {
+    let mut config = UiConfig::new(engine_name, Some(shm_base));
+    config.addr = addr;
+    if let Some(f) = token_file {
+        config.token_file = f;
+    }
+    config.own_slot = Some(own_slot);
+    run_config(config)
+}
