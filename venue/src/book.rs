@@ -1,11 +1,14 @@
 //! A price-level (L2) book: absolute quantity per price, as Binance diffs, LOBSTER
 //! rows and the venue's BookDelta frames describe it.
 //!
-//! Each side is a sorted array with the best level at the end, so the common update
-//! (near the top) moves few bytes and the best level is one load. The number of levels
-//! per side is limited; beyond it the update is refused (typed error), never grown.
+//! Each side is a sorted ring buffer (`VecDeque`) with the best level at the back:
+//! an insert or removal moves the shorter half, so updates near the top *and* far
+//! out (Binance diffs carry levels thousands of ticks away) move few bytes, and the
+//! best level is one load. Capacity is reserved up front; the number of levels per
+//! side is limited and beyond it the update is refused (typed error), never grown.
 
 use runtime::msg::{side, Level, BOOK_DEPTH};
+use std::collections::VecDeque;
 use thiserror::Error;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
@@ -28,7 +31,7 @@ struct L {
 #[derive(Debug, Clone)]
 pub struct L2Side {
     is_bid: bool,
-    levels: Vec<L>,
+    levels: VecDeque<L>,
     max_levels: usize,
 }
 
@@ -36,7 +39,7 @@ impl L2Side {
     fn new(is_bid: bool, max_levels: usize) -> Self {
         L2Side {
             is_bid,
-            levels: Vec::with_capacity(max_levels),
+            levels: VecDeque::with_capacity(max_levels),
             max_levels,
         }
     }
@@ -59,7 +62,7 @@ impl L2Side {
 
     #[inline]
     fn find(&self, key: i64) -> Result<usize, usize> {
-        // Most updates land near the top (the end): check the last few before bisecting.
+        // Most updates land near the top (the back): check the last few first.
         let n = self.levels.len();
         let lim = n.min(4);
         for j in 1..=lim {
@@ -71,7 +74,16 @@ impl L2Side {
                 return Err(n - j + 1);
             }
         }
-        self.levels[..n - lim].binary_search_by(|l| l.key.cmp(&key))
+        // Otherwise bisect the ring's two contiguous halves with the standard
+        // (branch-free) slice search.
+        let (a, b) = self.levels.as_slices();
+        match b.first() {
+            Some(f) if f.key <= key => match b.binary_search_by(|l| l.key.cmp(&key)) {
+                Ok(i) => Ok(a.len() + i),
+                Err(i) => Err(a.len() + i),
+            },
+            _ => a.binary_search_by(|l| l.key.cmp(&key)),
+        }
     }
 
     /// Set the absolute quantity at a price (0 removes the level). Returns the previous quantity.
@@ -85,7 +97,7 @@ impl L2Side {
             Ok(i) => {
                 let prev = self.levels[i].qty;
                 if qty_e8 == 0 {
-                    self.levels.remove(i);
+                    let _ = self.levels.remove(i);
                 } else {
                     self.levels[i].qty = qty_e8;
                 }
@@ -112,7 +124,7 @@ impl L2Side {
     }
 
     pub fn best(&self) -> Option<(i64, i64)> {
-        self.levels.last().map(|l| (self.price(l.key), l.qty))
+        self.levels.back().map(|l| (self.price(l.key), l.qty))
     }
 
     pub fn len(&self) -> usize {

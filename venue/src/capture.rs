@@ -345,6 +345,14 @@ impl CaptureReplay {
         &self.book
     }
 
+    /// Start again from the first record with an empty book.
+    pub fn rewind(&mut self) {
+        self.pos = HEADER_BYTES;
+        self.index = 0;
+        self.book.clear();
+        self.level_updates = 0;
+    }
+
     pub fn level_updates(&self) -> u64 {
         self.level_updates
     }
@@ -400,10 +408,36 @@ impl CaptureReplay {
                 }
             }
             kind::DEPTH => {
-                for _ in 0..h.count {
-                    let l = self.level()?;
-                    self.book.set(l.side, l.b, l.c).map_err(book_err)?;
+                // Hot loop: check the bounds once, then read the level records in place.
+                let n = h.count as usize;
+                if self.index + n as u64 > self.records {
+                    return Err(CaptureError::BadRecord {
+                        index: at,
+                        problem: "a header promises more level records than the file holds",
+                    });
                 }
+                let end = self.pos + n * RECORD_BYTES;
+                for (k, r) in self.data[self.pos..end]
+                    .chunks_exact(RECORD_BYTES)
+                    .enumerate()
+                {
+                    let side_code = r[1];
+                    if r[0] != kind::LEVEL || (side_code != side::BUY && side_code != side::SELL) {
+                        return Err(CaptureError::BadRecord {
+                            index: at + 1 + k as u64,
+                            problem: "expected a level record",
+                        });
+                    }
+                    let mut p = [0u8; 8];
+                    p.copy_from_slice(&r[16..24]);
+                    let mut q = [0u8; 8];
+                    q.copy_from_slice(&r[24..32]);
+                    self.book
+                        .set(side_code, i64::from_le_bytes(p), i64::from_le_bytes(q))
+                        .map_err(book_err)?;
+                }
+                self.pos = end;
+                self.index += n as u64;
                 self.level_updates += h.count as u64;
                 CapEvent::Depth {
                     local_ns: h.a,

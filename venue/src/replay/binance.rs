@@ -133,6 +133,23 @@ pub fn decode_json(json: &[u8]) -> Result<Msg<'_>, LineError> {
     s.expect(b'{')?;
     let mut stream: Option<&[u8]> = None;
     let mut data: Option<&[u8]> = None;
+    // Fast path: the recorder writes `{"stream":"…","data":{…}}`: decode `data` in place
+    // instead of skipping over it first.
+    if s.peek()? == b'"' {
+        let save = s.pos;
+        if s.string()? == b"stream" {
+            s.expect(b':')?;
+            let st = s.string()?;
+            s.expect(b',')?;
+            if s.string()? == b"data" {
+                s.expect(b':')?;
+                let start = s.pos;
+                let rest = &json[start..];
+                return decode_stream(st, rest);
+            }
+        }
+        s.pos = save;
+    }
     // Snapshot fields.
     let mut last_update_id = None;
     let mut e_ms = 0u64;
@@ -167,6 +184,11 @@ pub fn decode_json(json: &[u8]) -> Result<Msg<'_>, LineError> {
     let (Some(stream), Some(data)) = (stream, data) else {
         return Ok(Msg::Other);
     };
+    decode_stream(stream, data)
+}
+
+/// Decode a stream message's `data` object (trailing bytes after it are ignored).
+fn decode_stream<'a>(stream: &[u8], data: &'a [u8]) -> Result<Msg<'a>, LineError> {
     let kind = match stream.iter().position(|&c| c == b'@') {
         Some(i) => &stream[i + 1..],
         None => return Ok(Msg::Other),

@@ -126,41 +126,44 @@ impl<'a> Scanner<'a> {
         Ok(&self.b[start..self.pos])
     }
 
-    pub fn skip_value(&mut self, depth: u32) -> Result<(), JsonError> {
-        if depth > 32 {
-            return Err(JsonError::TooDeep);
-        }
+    /// Skip one value. Containers are skipped by a tight bracket-and-quote scan (no
+    /// recursion, so no depth limit is needed); their contents are not validated here,
+    /// only what is later decoded is.
+    pub fn skip_value(&mut self, _depth: u32) -> Result<(), JsonError> {
         match self.peek()? {
             b'"' => {
                 self.string()?;
             }
-            b'{' => {
-                self.pos += 1;
-                if self.peek()? == b'}' {
-                    self.pos += 1;
-                    return Ok(());
-                }
-                loop {
-                    self.string()?;
-                    self.expect(b':')?;
-                    self.skip_value(depth + 1)?;
-                    if !self.more(b'}')? {
-                        break;
+            b'{' | b'[' => {
+                let b = self.b;
+                let mut i = self.pos;
+                let mut depth = 0u32;
+                let mut in_str = false;
+                while i < b.len() {
+                    let c = b[i];
+                    if in_str {
+                        if c == b'"' {
+                            in_str = false;
+                        } else if c == b'\\' {
+                            return Err(JsonError::Escape(i));
+                        }
+                    } else {
+                        match c {
+                            b'"' => in_str = true,
+                            b'[' | b'{' => depth += 1,
+                            b']' | b'}' => {
+                                depth -= 1;
+                                if depth == 0 {
+                                    self.pos = i + 1;
+                                    return Ok(());
+                                }
+                            }
+                            _ => {}
+                        }
                     }
+                    i += 1;
                 }
-            }
-            b'[' => {
-                self.pos += 1;
-                if self.peek()? == b']' {
-                    self.pos += 1;
-                    return Ok(());
-                }
-                loop {
-                    self.skip_value(depth + 1)?;
-                    if !self.more(b']')? {
-                        break;
-                    }
-                }
+                return Err(JsonError::Eof);
             }
             _ => {
                 self.atom()?;
@@ -234,6 +237,9 @@ mod tests {
         assert_eq!(s.skip_value(0), Err(JsonError::Escape(26)));
         let mut deep = Vec::new();
         deep.extend(std::iter::repeat_n(b'[', 40));
-        assert_eq!(Scanner::new(&deep).skip_value(0), Err(JsonError::TooDeep));
+        assert_eq!(Scanner::new(&deep).skip_value(0), Err(JsonError::Eof));
+        let mut s = Scanner::new(br#"[1,["a]",{"x":[]}]],"#);
+        s.skip_value(0).unwrap();
+        assert_eq!(s.pos, 19);
     }
 }
