@@ -12,6 +12,8 @@
 //! - [`sentinel`]: round-trip times, lockdown, OTR, risk limits, heartbeat watchdog.
 //! - [`execution`]: passive quoting under NEV, rate, OTR and kill gates; costs; journal.
 //! - [`config`]: the strategy file (`config/strategy.ron`) that configures all four.
+//! - [`live`]: the live wrappers (rings, control block, venue sessions) built with
+//!   [`live::build`] from a plain [`live::LiveEnv`].
 //!
 //! # Wiring (what a live wrapper or the backtest does)
 //!
@@ -42,6 +44,7 @@
 pub mod actions;
 pub mod config;
 pub mod execution;
+pub mod live;
 pub mod oracle;
 pub mod sentinel;
 pub mod sonar;

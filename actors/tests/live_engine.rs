@@ -1,0 +1,356 @@
+//! The live wrappers wired as the engine wires them: one thread per actor running the real
+//! `ActorLoop`, real rings in a temporary shared-memory directory, a real control block and
+//! histogram region, against the real venue server (in-process, loopback) with a fast seeded
+//! synthetic market. Checks: market data flows Feed → Oracle → Execution, orders reach the venue
+//! and their acknowledgements come back, Sentinel times round trips; the kill switch cancels
+//! every open order and nothing new leaves afterwards (counted at the venue); an Execution
+//! restarted from its journal reconciles and never reuses a client order id.
+//!
+//! Runs under a watchdog: a hang fails after 120 s instead of blocking CI.
+
+use actors::config::StrategyConfig;
+use actors::execution::journal::Journal;
+use actors::live::{self, ExecutionActor, LiveEnv};
+use runtime::actor::{ActorLoop, RunOutcome};
+use runtime::clock::MonotonicClock;
+use runtime::control::{actor_state, ActorSpec, ControlBlock};
+use runtime::hist::{stage, HistogramReader, HistogramRegion};
+use runtime::idle::IdleStrategy;
+use runtime::shm::ShmDir;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::sync::{mpsc, Arc};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+use venue::config::{nse_equity, MarketFile, SynthFile, VenueConfig};
+use venue::server;
+
+const FEED: usize = 0;
+const ORACLE: usize = 1;
+const SONAR: usize = 2;
+const EXECUTION: usize = 3;
+const SENTINEL: usize = 4;
+const KINDS: [&str; 5] = ["feed", "oracle", "sonar", "execution", "sentinel"];
+
+fn watchdog<F: FnOnce() + Send + 'static>(limit: Duration, f: F) {
+    let (tx, rx) = mpsc::channel();
+    let h = std::thread::spawn(move || {
+        f();
+        let _ = tx.send(());
+    });
+    match rx.recv_timeout(limit) {
+        Ok(()) => h.join().unwrap(),
+        Err(mpsc::RecvTimeoutError::Disconnected) => {
+            if let Err(e) = h.join() {
+                std::panic::resume_unwind(e)
+            }
+        }
+        Err(mpsc::RecvTimeoutError::Timeout) => panic!("watchdog: test hung for {limit:?}"),
+    }
+}
+
+/// Poll `cond` until it holds; fail with `what` after `limit`.
+fn wait_until(limit: Duration, what: &str, mut cond: impl FnMut() -> bool) {
+    let t0 = Instant::now();
+    while !cond() {
+        assert!(
+            t0.elapsed() < limit,
+            "timed out after {limit:?} waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+fn repo_root() -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+}
+
+/// A strategy that trades on the synthetic market: tick 0.10 (the venue's instrument at
+/// ₹1,400), a large alpha assumption so NEV is positive after NSE costs, a permissive entropy
+/// regime, an RTT lockdown far above a loaded test box's loopback RTT, OTR budget out of reach.
+fn strategy() -> StrategyConfig {
+    let mut s = StrategyConfig::default();
+    let tick = 10_000_000;
+    s.sonar.tick_size_e8 = tick;
+    s.sonar.window = 32;
+    s.sonar.min_samples = 8;
+    s.sonar.attack_below = 0.98;
+    s.sonar.veto_above = 0.995;
+    s.sonar.min_dwell_ns = 10_000_000;
+    s.sonar.max_spread_ticks = 50;
+    s.sonar.stale_after_ns = 2_000_000_000;
+    s.execution.tick_size_e8 = tick;
+    s.execution.instrument_id = 1;
+    s.execution.min_strength = 0.05;
+    s.execution.nev.alpha_ticks_at_full_strength = 500.0;
+    s.execution.nev.fill_prob_prior = 0.5;
+    s.execution.rate.per_second = 200;
+    s.execution.rate.per_minute = 0;
+    s.execution.rate.per_day = 0;
+    s.execution.otr_min_orders = 1_000_000_000;
+    s.execution.max_position_e8 = 1_000_000 * 100_000_000;
+    s.sentinel.rtt_lockdown_ns = 5_000_000_000;
+    s.sentinel.ack_give_up_ns = 10_000_000_000;
+    s.sentinel.otr_min_orders = 1_000_000_000;
+    s.sentinel.heartbeat_stall_ns = 60_000_000_000;
+    s.sentinel.position_limit_e8 = 1_000_000 * 100_000_000;
+    s.sentinel.notional_limit_e8 = i64::MAX / 4;
+    s.sentinel.daily_loss_limit_e8 = i64::MAX / 4;
+    s.validate().expect("test strategy is valid");
+    s
+}
+
+fn venue_config() -> VenueConfig {
+    let synth = SynthFile {
+        events_per_second: 2_000.0,
+        ..SynthFile::default()
+    };
+    let mut cfg = VenueConfig::for_tests(
+        vec![nse_equity(1, "RELI", "1400.00").unwrap()],
+        MarketFile::Synthetic(synth),
+    );
+    cfg.rate_limits.per_second = 100_000;
+    cfg.rate_limits.per_minute = 1_000_000;
+    cfg.rate_limits.per_day = 10_000_000;
+    cfg
+}
+
+struct Engine {
+    _tmp: tempfile::TempDir,
+    dir: ShmDir,
+    control: Arc<ControlBlock>,
+    hist: Arc<HistogramRegion>,
+    journal: PathBuf,
+    venue: server::ServerHandle,
+    threads: Vec<Option<JoinHandle<RunOutcome>>>,
+}
+
+impl Engine {
+    fn start() -> Engine {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = ShmDir::create(Some(tmp.path()), "live-test").unwrap();
+        let specs: Vec<ActorSpec> = KINDS.iter().map(|k| ActorSpec::new(k, k, None)).collect();
+        let control = Arc::new(ControlBlock::create(&dir, "live-test", &specs).unwrap());
+        let hist = HistogramRegion::create(&dir).unwrap();
+        runtime::rings::create_all(&dir).unwrap();
+        let venue = server::start(venue_config()).unwrap();
+        let journal = tmp.path().join("orders.journal");
+        let mut e = Engine {
+            _tmp: tmp,
+            dir,
+            control,
+            hist,
+            journal,
+            venue,
+            threads: Vec::new(),
+        };
+        for i in 0..KINDS.len() {
+            let h = e.spawn(i);
+            e.threads.push(Some(h));
+        }
+        e
+    }
+
+    fn env(&self, slot: usize) -> LiveEnv {
+        let mut env = LiveEnv::new(
+            self.dir.clone(),
+            self.control.clone(),
+            self.hist.clone(),
+            slot,
+            strategy(),
+            &repo_root(),
+        );
+        env.venue_md_addr = Some(self.venue.market_data_addr());
+        env.venue_order_addr = Some(self.venue.order_entry_addr());
+        env.journal_path = self.journal.clone();
+        env.instrument_id = 1;
+        env.cost_date = Some(actors::execution::costs::Date::parse("2026-04-01").unwrap());
+        env
+    }
+
+    fn spawn(&self, slot: usize) -> JoinHandle<RunOutcome> {
+        let env = self.env(slot);
+        let control = self.control.clone();
+        control.slot(slot).begin_incarnation(
+            std::process::id(),
+            runtime::clock::monotonic_ns(),
+            false,
+        );
+        std::thread::Builder::new()
+            .name(KINDS[slot].into())
+            .spawn(move || {
+                let mut actor = live::build(KINDS[slot], env).expect("actor builds");
+                let idle = IdleStrategy::Backoff {
+                    spin_iterations: 10,
+                    yield_iterations: 10,
+                    min_sleep_us: 50,
+                    max_sleep_us: 500,
+                };
+                let mut lp = ActorLoop::new(control, slot, MonotonicClock, idle).unwrap();
+                lp.run(actor.as_mut(), None)
+            })
+            .unwrap()
+    }
+
+    fn stop_actor(&mut self, slot: usize) {
+        self.control.slot(slot).request_stop();
+        let h = self.threads[slot].take().expect("running");
+        assert_eq!(h.join().unwrap(), RunOutcome::Stopped);
+    }
+
+    fn exec(&self) -> runtime::telemetry::ExecutionTelemetry {
+        self.control.execution_telemetry().read().unwrap()
+    }
+
+    fn stop_all(mut self) {
+        for slot in (0..KINDS.len()).rev() {
+            if self.threads[slot].is_some() {
+                self.stop_actor(slot);
+            }
+        }
+    }
+}
+
+fn hist_count(hist: &Arc<HistogramRegion>, st: u32) -> u64 {
+    HistogramReader::new(hist.clone())
+        .read(st)
+        .map(|h| h.len())
+        .unwrap_or(0)
+}
+
+fn journal_next_cid(path: &Path) -> u64 {
+    Journal::recover(path).unwrap().next_client_order_id
+}
+
+#[test]
+fn live_chain_kill_switch_and_restart() {
+    watchdog(Duration::from_secs(120), || {
+        let mut e = Engine::start();
+        let limit = Duration::from_secs(30);
+
+        // 1. The chain works: events flow, orders reach the venue and are acknowledged.
+        wait_until(limit, "orders sent and acknowledged", || {
+            let s = e.control.sentinel_telemetry().read().unwrap();
+            e.exec().orders_sent >= 5 && s.rtt_samples >= 5
+        });
+        let feed = e.control.feed_telemetry().read().unwrap();
+        assert_eq!(feed.connected, 1);
+        assert!(feed.events > 0 && feed.book_updates > 0, "{feed:?}");
+        let oracle = e.control.oracle_telemetry().read().unwrap();
+        assert!(oracle.signals_sent > 0, "{oracle:?}");
+        assert!(e.venue.counters().requests.load(Ordering::Relaxed) >= 5);
+        // Each stage published its histogram: tick-to-order by Execution, the round trip by
+        // Sentinel, the hops by Oracle and Execution.
+        wait_until(limit, "histograms published", || {
+            hist_count(&e.hist, stage::TICK_TO_ORDER) >= 5
+                && hist_count(&e.hist, stage::RTT) >= 5
+                && hist_count(&e.hist, stage::HOP_FEED_ORACLE) > 0
+                && hist_count(&e.hist, stage::HOP_ORACLE_EXECUTION) > 0
+        });
+
+        // 2. Kill switch: every open order cancelled, then nothing new.
+        assert!(e.control.kill("test", "live kill test"));
+        wait_until(limit, "Execution halted with no open order", || {
+            e.control.slot(EXECUTION).state() == actor_state::HALTED && {
+                let x = e.exec();
+                x.open_orders == 0
+            }
+        });
+        // The venue received exactly what Execution sent (new + cancel + modify).
+        let sent = |x: &runtime::telemetry::ExecutionTelemetry| {
+            x.orders_sent + x.cancels_sent + x.modifies_sent
+        };
+        wait_until(limit, "venue count equal to Execution's", || {
+            let x = e.exec();
+            e.venue.counters().requests.load(Ordering::Relaxed) == sent(&x)
+        });
+        let at_kill = e.exec();
+        let venue_at_kill = e.venue.counters().requests.load(Ordering::Relaxed);
+        let signals_at_kill = e.control.slot(EXECUTION).counters().msgs_in;
+        // Market data and signals keep flowing into the halted Execution...
+        wait_until(limit, "signals consumed while halted", || {
+            e.control.slot(EXECUTION).counters().msgs_in > signals_at_kill + 20
+        });
+        // ...and none of them became a request at the venue.
+        let after = e.exec();
+        assert_eq!(
+            after.orders_sent, at_kill.orders_sent,
+            "no new order after the kill"
+        );
+        assert_eq!(after.modifies_sent, at_kill.modifies_sent);
+        assert_eq!(
+            e.venue.counters().requests.load(Ordering::Relaxed),
+            venue_at_kill,
+            "the venue saw nothing after the kill's cancels"
+        );
+        assert!(after.blocked_by_kill == at_kill.blocked_by_kill || after.open_orders == 0);
+
+        // 3. Re-arm, trade again, then restart Execution from its journal.
+        assert!(e.control.rearm("test"));
+        let before_restart = e.exec().orders_sent;
+        wait_until(limit, "orders after the re-arm", || {
+            e.exec().orders_sent >= before_restart + 3
+        });
+        e.stop_actor(EXECUTION);
+        let next_cid_before = journal_next_cid(&e.journal);
+        assert!(next_cid_before > 1);
+        // The restarted actor restores, waits for its Logon (the venue releases the old
+        // session's account when it sees the socket close), reconciles, and quotes again.
+        let env = e.env(EXECUTION);
+        let control = e.control.clone();
+        control.slot(EXECUTION).begin_incarnation(
+            std::process::id(),
+            runtime::clock::monotonic_ns(),
+            true,
+        );
+        let (tx, rx) = mpsc::channel();
+        let h = std::thread::spawn(move || {
+            let mut a = ExecutionActor::new(env).expect("restarts from its journal");
+            assert!(
+                a.awaiting_reconcile(),
+                "a journal with history needs reconciling"
+            );
+            let mut lp = ActorLoop::new(
+                control.clone(),
+                EXECUTION,
+                MonotonicClock,
+                IdleStrategy::Backoff {
+                    spin_iterations: 10,
+                    yield_iterations: 10,
+                    min_sleep_us: 50,
+                    max_sleep_us: 500,
+                },
+            )
+            .unwrap();
+            let out = lp.run(&mut a, None);
+            let m = a.execution().metrics();
+            tx.send((a.reconciliations(), m.orders_sent, m.orders_rejected))
+                .unwrap();
+            out
+        });
+        // The new incarnation's telemetry counts from zero; only its own publications count.
+        let restarted_ns = runtime::clock::monotonic_ns();
+        wait_until(limit, "orders from the restarted Execution", || {
+            let x = e.exec();
+            x.updated_ns > restarted_ns && x.orders_sent >= 3
+        });
+        e.control.slot(EXECUTION).request_stop();
+        assert_eq!(h.join().unwrap(), RunOutcome::Stopped);
+        let (reconciliations, sent_after, rejected_after) = rx.recv().unwrap();
+        assert_eq!(reconciliations, 1, "one Logon, one reconciliation");
+        assert!(sent_after >= 3);
+        // New ids continue after the journal's: exactly `sent_after` more were used.
+        assert_eq!(
+            journal_next_cid(&e.journal),
+            next_cid_before + sent_after,
+            "client order ids continue after the journal's last"
+        );
+        assert_eq!(
+            rejected_after, 0,
+            "the venue refused nothing (no duplicate id)"
+        );
+        e.threads[EXECUTION] = None;
+        let _ = (FEED, ORACLE, SONAR, SENTINEL);
+        e.stop_all();
+    });
+}
