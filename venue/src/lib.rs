@@ -21,6 +21,7 @@ pub mod matching;
 pub mod protocol;
 pub mod queue;
 pub mod replay;
+pub mod replay_venue;
 pub mod server;
 pub mod sim;
 pub mod synth;

@@ -5,7 +5,7 @@
 //! In-process use (tests, the supervisor's `venue` subcommand):
 //! `let h = server::start(cfg)?; h.order_entry_addr(); h.set_latency(25_000_000, 0); h.stop()?`.
 
-use crate::config::{MarketFile, VenueConfig};
+use crate::config::VenueConfig;
 use crate::latency::LatencyControl;
 use crate::protocol::{
     decode, decode_header, encode, error_code, error_frame, DecodeError, Frame, Heartbeat,
@@ -31,8 +31,8 @@ pub enum ServerError {
     },
     #[error("socket setup: {0}")]
     Io(#[from] std::io::Error),
-    #[error("replay markets are not served over TCP by this build; use venue::replay / venue::queue in-process")]
-    ReplayNotServed,
+    #[error("venue setup: {0}")]
+    Setup(#[from] crate::sim::SimError),
     #[error("venue thread panicked")]
     Panicked,
 }
@@ -106,9 +106,6 @@ impl Drop for ServerHandle {
 
 /// Bind both listeners and run the venue on its own thread.
 pub fn start(cfg: VenueConfig) -> Result<ServerHandle, ServerError> {
-    if matches!(cfg.market, MarketFile::Replay(_)) {
-        return Err(ServerError::ReplayNotServed);
-    }
     let oe = TcpListener::bind(cfg.order_entry_addr).map_err(|source| ServerError::Bind {
         addr: cfg.order_entry_addr,
         source,

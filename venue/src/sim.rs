@@ -57,6 +57,17 @@ pub trait VenueSink {
     fn market_data(&mut self, seq: u64, frame_bytes: &[u8]);
 }
 
+/// Why a venue could not be built.
+#[derive(Debug, Error)]
+pub enum SimError {
+    #[error("replay: {0}")]
+    Replay(#[from] crate::replay::binance::ReplayError),
+    #[error("replay source not served by the venue yet: {0} (use venue::replay and venue::queue in-process)")]
+    Unsupported(&'static str),
+    #[error("replay instrument {0} is not in the instrument master")]
+    UnknownInstrument(u32),
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
 pub enum SessionError {
     #[error("account 0 is the market's own account")]
@@ -112,6 +123,8 @@ pub const SYNTH_EVENTS_PER_ADVANCE_MAX: usize = 200_000;
 pub struct SimVenue {
     engine: MatchingEngine,
     synth: Option<SynthFlow>,
+    market_replay: Option<crate::replay_venue::ReplayVenue>,
+    replay_errors: u64,
     latency: LatencyModel,
     md_delay: bool,
     sessions: Vec<Option<Session>>,
@@ -132,16 +145,51 @@ pub struct SimVenue {
 impl SimVenue {
     /// Build from a checked configuration. `venue_time_offset_ns` maps the caller's
     /// clock to venue event times (0 in a backtest).
-    pub fn new(cfg: &VenueConfig, venue_time_offset_ns: i128) -> Result<SimVenue, SessionError> {
+    pub fn new(cfg: &VenueConfig, venue_time_offset_ns: i128) -> Result<SimVenue, SimError> {
         let engine = MatchingEngine::new(&cfg.instruments, cfg.rate_limits, cfg.matching);
-        let synth = match &cfg.market {
-            MarketFile::Synthetic(s) => Some(SynthFlow::new(s, &cfg.instruments, cfg.seed, 0)),
-            MarketFile::Replay(_) => None,
+        let (synth, market_replay) = match &cfg.market {
+            MarketFile::Synthetic(s) => {
+                (Some(SynthFlow::new(s, &cfg.instruments, cfg.seed, 0)), None)
+            }
+            MarketFile::Replay(r) => match &r.source {
+                crate::config::ReplaySource::Binance {
+                    paths,
+                    instrument_id,
+                } => {
+                    if cfg.instrument(*instrument_id).is_none() {
+                        return Err(SimError::UnknownInstrument(*instrument_id));
+                    }
+                    let rep =
+                        crate::replay::binance::BinanceReplay::open(paths, Default::default())?;
+                    (
+                        None,
+                        Some(crate::replay_venue::ReplayVenue::new(
+                            rep,
+                            *instrument_id,
+                            r.speed,
+                            r.cancel_ahead_probability,
+                        )),
+                    )
+                }
+                crate::config::ReplaySource::Lobster { .. } => {
+                    return Err(SimError::Unsupported("LOBSTER"))
+                }
+                crate::config::ReplaySource::Capture { .. } => {
+                    return Err(SimError::Unsupported("capture"))
+                }
+            },
+        };
+        let max_levels = if market_replay.is_some() {
+            20_000
+        } else {
+            cfg.matching.max_levels_per_side as usize
         };
         let ctl = LatencyControl::new(&cfg.latency);
         Ok(SimVenue {
             engine,
             synth,
+            market_replay,
+            replay_errors: 0,
             latency: LatencyModel::new(ctl, cfg.seed ^ 0x5eed_1a7e),
             md_delay: cfg.latency.apply_to_market_data,
             sessions: Vec::new(),
@@ -156,7 +204,7 @@ impl SimVenue {
             published: cfg
                 .instruments
                 .iter()
-                .map(|i| (i.id, L2Book::new(cfg.matching.max_levels_per_side as usize)))
+                .map(|i| (i.id, L2Book::new(max_levels)))
                 .collect(),
             scratch: Vec::with_capacity(1 << 16),
             stats: SimStats::default(),
@@ -242,8 +290,13 @@ impl SimVenue {
         self.stats.dropped_on_close += (s.inbound.len() + s.outbound.len()) as u64;
         let mut events = std::mem::take(&mut self.events);
         events.clear();
-        self.engine
-            .cancel_all(s.account, cancel_reason::SESSION_CLOSED, &mut events);
+        match self.market_replay.as_mut() {
+            Some(r) => r.cancel_all(s.account, now_ns, &mut events),
+            None => {
+                self.engine
+                    .cancel_all(s.account, cancel_reason::SESSION_CLOSED, &mut events);
+            }
+        }
         self.route(&mut events, now_ns);
         self.events = events;
     }
@@ -276,7 +329,23 @@ impl SimVenue {
             take(s.outbound.next_due_ns());
         }
         take(self.md_line.next_due_ns());
+        take(self.market_replay.as_ref().and_then(|r| r.pending_due_ns()));
         t
+    }
+
+    /// Replay mode: whether the recording has been fully published.
+    pub fn replay_finished(&self) -> bool {
+        self.market_replay.as_ref().is_some_and(|r| r.finished())
+    }
+
+    /// Replay mode: the replayed market's book as published.
+    pub fn replay_book(&self) -> Option<&L2Book> {
+        self.market_replay.as_ref().map(|r| r.book())
+    }
+
+    /// Replay errors (a corrupt line ends the replay; counted here).
+    pub fn replay_errors(&self) -> u64 {
+        self.replay_errors
     }
 
     /// Run everything due at or before `now_ns`, in time order, and release output.
@@ -293,11 +362,21 @@ impl SimVenue {
                     }
                 }
             }
-            let synth_t = self
+            let mut synth_t = self
                 .synth
                 .as_ref()
                 .map(|s| s.next_event_ns())
                 .filter(|&t| t <= now_ns && synth_budget > 0);
+            if let Some(r) = self.market_replay.as_mut() {
+                match r.next_due_ns(now_ns) {
+                    Ok(t) => synth_t = t.filter(|&t| t <= now_ns && synth_budget > 0),
+                    Err(_) => {
+                        // A damaged recording ends the replay; the market stays as it was.
+                        self.replay_errors += 1;
+                        r.stop();
+                    }
+                }
+            }
             events.clear();
             match (best, synth_t) {
                 (Some((t, i)), st) if st.is_none_or(|st| t <= st) => {
@@ -314,6 +393,9 @@ impl SimVenue {
                 (_, Some(t)) => {
                     if let Some(s) = self.synth.as_mut() {
                         s.step(&mut self.engine, &mut events);
+                    }
+                    if let Some(r) = self.market_replay.as_mut() {
+                        r.step(t, &mut events);
                     }
                     synth_budget -= 1;
                     self.stats.synth_events += 1;
@@ -334,6 +416,10 @@ impl SimVenue {
         now_ns: u64,
         out: &mut Vec<ExecEvent>,
     ) {
+        if let Some(r) = self.market_replay.as_mut() {
+            r.request(account, req, now_ns, out);
+            return;
+        }
         match req {
             Request::New(m) => self.engine.new_order(
                 &NewOrder {
@@ -450,21 +536,36 @@ impl SimVenue {
                 k += 1;
                 continue;
             }
+            // Split into frames of at most MAX_DELTA_LEVELS levels (a replayed snapshot can be larger).
             let mut n = 0;
             for j in k..self.batch.len() {
-                if self.batch[j].0 == iid && n < MAX_DELTA_LEVELS {
-                    self.md_levels.push_back(self.batch[j].1);
-                    n += 1;
+                if self.batch[j].0 != iid {
+                    continue;
+                }
+                self.md_levels.push_back(self.batch[j].1);
+                n += 1;
+                if n == MAX_DELTA_LEVELS {
+                    self.md_seq += 1;
+                    let item = MdItem::Delta {
+                        seq: self.md_seq,
+                        instrument_id: iid,
+                        venue_ns,
+                        levels: n,
+                    };
+                    self.push_md(now_ns, item);
+                    n = 0;
                 }
             }
-            self.md_seq += 1;
-            let item = MdItem::Delta {
-                seq: self.md_seq,
-                instrument_id: iid,
-                venue_ns,
-                levels: n,
-            };
-            self.push_md(now_ns, item);
+            if n > 0 {
+                self.md_seq += 1;
+                let item = MdItem::Delta {
+                    seq: self.md_seq,
+                    instrument_id: iid,
+                    venue_ns,
+                    levels: n,
+                };
+                self.push_md(now_ns, item);
+            }
             k += 1;
         }
         events.clear();
