@@ -9,6 +9,7 @@
 //! | [`venue_frame`], [`venue_stream`] | bytes from a TCP peer | `venue::protocol::decode` |
 //! | [`venue_instruments`] | `config/instruments.ron` | `venue::config::parse_instruments` |
 //! | [`binance_lines`] | recorded Binance lines | `venue::replay::binance` |
+//! | [`lobster`] | LOBSTER message + orderbook files | `venue::replay::lobster` |
 //! | [`shm_attach`] | a file in the engine's shared-memory folder | `runtime::shm`, `runtime::ring`, `runtime::control` |
 //! | [`ui_request`] | HTTP headers from a browser | `ui::auth` (Origin/Host policy, token) |
 //!
@@ -19,8 +20,6 @@
 //! truncated frame accepted, a re-encoded frame that decodes differently, a request accepted
 //! without the token…). A panic inside a component is the other kind of bug; the fuzzers and
 //! the property pass catch it.
-//!
-//! The LOBSTER decoders are not covered yet: `venue::replay::lobster` is still empty.
 
 use std::fs::{self, OpenOptions};
 use std::io::{Cursor, Write};
@@ -367,6 +366,80 @@ pub fn binance_lines(data: &[u8]) -> Outcome<ReplaySummary> {
         Some(e) if s.events == 0 => Err(Refusal::Input(e)),
         _ => Ok(s),
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// LOBSTER
+
+/// What a LOBSTER replay of hostile files did.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct LobsterSummary {
+    pub messages: usize,
+    pub rows: usize,
+    pub applied: usize,
+    pub refused: usize,
+}
+
+/// Most messages one call applies.
+pub const MAX_LOBSTER_MESSAGES: usize = 100_000;
+
+/// `data` is a message file and an orderbook file separated by a line `---` (no separator: all
+/// messages). Parse both (`venue::replay::lobster::{parse_messages, parse_orderbook}`), start a
+/// book from the first row undoing message 0 (`LobsterBook::from_first_row`, or an empty book
+/// without rows) and apply every message, carrying on past refused ones.
+///
+/// Violations: a book holding a level with a price ≤ 0 or a negative size, or more levels than
+/// its limit.
+pub fn lobster(data: &[u8]) -> Outcome<LobsterSummary> {
+    use venue::replay::lobster::{parse_messages, parse_orderbook, LobsterBook};
+    let text = std::str::from_utf8(data).map_err(|e| input(format!("not UTF-8: {e}")))?;
+    let (msg_text, book_text) = match text.split_once("\n---\n") {
+        Some((m, b)) => (m, Some(b)),
+        None => (text, None),
+    };
+    let msgs = parse_messages(msg_text).map_err(input)?;
+    let rows = match book_text {
+        Some(b) => parse_orderbook(b).map_err(input)?,
+        None => Vec::new(),
+    };
+    const MAX_LEVELS: usize = 64;
+    let mut book = match (rows.first(), msgs.first()) {
+        (Some(r0), Some(m0)) => LobsterBook::from_first_row(r0, m0, MAX_LEVELS).map_err(input)?,
+        _ => LobsterBook::empty(MAX_LEVELS),
+    };
+    let mut s = LobsterSummary {
+        messages: msgs.len(),
+        rows: rows.len(),
+        ..Default::default()
+    };
+    for (i, m) in msgs.iter().take(MAX_LOBSTER_MESSAGES).enumerate() {
+        match book.apply(m, i + 1) {
+            Ok(_) => s.applied += 1,
+            Err(_) => s.refused += 1,
+        }
+    }
+    let row = book.row(MAX_LEVELS + 1);
+    if row.len() != MAX_LEVELS + 1 {
+        return Err(Refusal::Violation(format!("row of {} levels", row.len())));
+    }
+    for (k, &(ap, asz, bp, bsz)) in row.iter().enumerate() {
+        let empty_ask = ap == venue::replay::lobster::EMPTY_ASK && asz == 0;
+        let empty_bid = bp == venue::replay::lobster::EMPTY_BID && bsz == 0;
+        if k == MAX_LEVELS && !(empty_ask && empty_bid) {
+            return Err(Refusal::Violation(format!(
+                "book holds more than {MAX_LEVELS} levels"
+            )));
+        }
+        if (!empty_ask && (ap <= 0 || asz < 0)) || (!empty_bid && (bp <= 0 || bsz < 0)) {
+            return Err(Refusal::Violation(format!(
+                "level {k}: ask {ap}x{asz} bid {bp}x{bsz}"
+            )));
+        }
+    }
+    if s.applied == 0 && s.refused > 0 {
+        return Err(input(format!("all {} messages refused", s.refused)));
+    }
+    Ok(s)
 }
 
 // ---------------------------------------------------------------------------------------------

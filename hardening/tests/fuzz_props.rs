@@ -8,15 +8,16 @@
 //! valid seed itself is accepted (so a mutation test cannot pass because everything is refused).
 
 use hardening::{
-    binance_lines, shm_attach, shm_selector, topology, ui_request, valid_file, venue_frame,
-    venue_instruments, venue_stream, Refusal, ShmMode, ShmTarget, UiGrant, UI_PORT, UI_TOKEN,
+    binance_lines, lobster, shm_attach, shm_selector, topology, ui_request, valid_file,
+    venue_frame, venue_instruments, venue_stream, Refusal, ShmMode, ShmTarget, UiGrant, UI_PORT,
+    UI_TOKEN,
 };
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use venue::protocol;
 
-/// Panics already reported to their owners, each reproduced by an ignored test in
-/// `hostile_shm.rs` / `hostile_replay.rs`: (file, message). [`guarded`] lets these through so
+/// Panics already reported to their owners, each reproduced by an ignored test (named beside
+/// it) in this file or `hostile_shm.rs`: (file, message). [`guarded`] lets these through so
 /// that the pass keeps looking for new bugs; delete an entry when its owner fixes it.
 const KNOWN_BUGS: &[(&str, &str)] = &[
     // runtime::ring: positions and sequence words read from the file overflow `pos + 1`,
@@ -34,9 +35,20 @@ const KNOWN_BUGS: &[(&str, &str)] = &[
     // runtime::control: kill/rearm counters read from the file overflow `+ 1`
     // (hostile_shm::control_counters_at_u64_max_do_not_panic).
     ("runtime/src/control.rs", "attempt to add with overflow"),
-    // venue::replay::binance: `snapshot_id + 1` (fuzz_props::binance_update_ids_at_u64_max_do_not_overflow).
+    // venue::replay::binance: `snapshot_id + 1`
+    // (fuzz_props::binance_update_ids_at_u64_max_do_not_overflow).
     (
         "venue/src/replay/binance.rs",
+        "attempt to add with overflow",
+    ),
+    // venue::replay::lobster: `price * 10_000`, `size * 10^8`, `q + sz` on parsed values
+    // (fuzz_props::lobster_extreme_prices_and_sizes_are_refused).
+    (
+        "venue/src/replay/lobster.rs",
+        "attempt to multiply with overflow",
+    ),
+    (
+        "venue/src/replay/lobster.rs",
         "attempt to add with overflow",
     ),
 ];
@@ -504,6 +516,74 @@ fn binance_update_ids_at_u64_max_do_not_overflow() {
     );
     let r = binance_lines(lines.as_bytes());
     assert!(!matches!(r, Err(Refusal::Violation(_))), "{r:?}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// LOBSTER (a message file, `---`, the orderbook file; written by hand from the format)
+
+const LOBSTER: &str = "34200.000000001,1,1,100,1000000,1
+34200.5,1,2,50,1000100,-1
+34201,4,2,20,1000100,-1
+34202,3,1,100,1000000,1
+---
+9999999999,0,1000000,100
+1000100,50,1000000,100
+1000100,30,1000000,100
+1000100,30,-9999999999,0
+";
+
+#[test]
+fn lobster_seed_replays() {
+    let s = lobster(LOBSTER.as_bytes()).expect("seed files replay");
+    assert_eq!((s.messages, s.rows, s.applied, s.refused), (4, 4, 4, 0));
+}
+
+#[test]
+#[ignore = "bug: venue — lobster::parse_messages accepts any positive i64 price/size and LobsterBook::apply/from_first_row multiply by 10^4 / 10^8 unchecked: price 9223372036854775807 panics (debug) instead of a Parse error"]
+fn lobster_extreme_prices_and_sizes_are_refused() {
+    for line in [
+        "34200,1,1,100,9223372036854775807,1",
+        "34200,1,1,9223372036854775807,1000000,1",
+        "34200,1,1,92233720368,1000000,1",
+    ] {
+        let r = lobster(line.as_bytes());
+        assert!(matches!(r, Err(Refusal::Input(_))), "{line}: {r:?}");
+    }
+}
+
+proptest! {
+    #![proptest_config(cfg(2000))]
+
+    #[test]
+    fn lobster_arbitrary_bytes(data in proptest::collection::vec(any::<u8>(), 0..300)) {
+        no_violation(&guarded(|| lobster(&data))?)?;
+    }
+
+    #[test]
+    fn lobster_byte_flipped(at in any::<prop::sample::Index>(), b in any::<u8>()) {
+        let mut data = LOBSTER.as_bytes().to_vec();
+        let i = at.index(data.len());
+        data[i] = b;
+        no_violation(&guarded(|| lobster(&data))?)?;
+    }
+
+    #[test]
+    fn lobster_truncated(at in any::<prop::sample::Index>()) {
+        let n = at.index(LOBSTER.len());
+        no_violation(&guarded(|| lobster(&LOBSTER.as_bytes()[..n]))?)?;
+    }
+
+    #[test]
+    fn lobster_field_replaced(
+        which in 0usize..8,
+        value in prop::sample::select(vec!["9223372036854775807", "-9223372036854775808",
+            "92233720368", "0", "-1", "2", "1e3", "", "NaN", "18446744073709551616",
+            "99999999999.9999999999", "-9999999999"]),
+    ) {
+        let fields = ["34200.5", ",1,2,", "50", "1000100", "-1\n34201", "100,1000000,1", "9999999999", "30"];
+        let src = LOBSTER.replacen(fields[which], value, 1);
+        no_violation(&guarded(|| lobster(src.as_bytes()))?)?;
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
