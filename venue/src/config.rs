@@ -628,6 +628,27 @@ pub fn parse_venue(text: &str, origin: &str, base_dir: &Path) -> Result<VenueCon
         source,
     })?;
     let instruments = parse_instruments(&itext, &ipath.display().to_string())?;
+    let mut file = file;
+    // Recording paths, like the instrument master, are relative to the config file.
+    if let MarketFile::Replay(r) = &mut file.market {
+        let rel = |p: &mut String| {
+            if Path::new(p.as_str()).is_relative() {
+                *p = base_dir.join(p.as_str()).display().to_string();
+            }
+        };
+        match &mut r.source {
+            ReplaySource::Binance { paths, .. } => paths.iter_mut().for_each(rel),
+            ReplaySource::Lobster {
+                message_path,
+                orderbook_path,
+                ..
+            } => {
+                rel(message_path);
+                rel(orderbook_path);
+            }
+            ReplaySource::Capture { path, .. } => rel(path),
+        }
+    }
     file.check(instruments)
 }
 

@@ -148,6 +148,18 @@ pub fn start(cfg: VenueConfig) -> Result<ServerHandle, ServerError> {
     })
 }
 
+/// Apply a supervisor control message to a running venue: `SET_LATENCY` (arg0 =
+/// one-way ns, arg1 = jitter ns) changes the injected delay. Returns whether the
+/// message was for the venue. Call it from the thread that polls the control block.
+pub fn apply_control(latency: &LatencyControl, msg: &runtime::msg::Control) -> bool {
+    if msg.command == runtime::msg::control_command::SET_LATENCY {
+        latency.set(msg.arg0, msg.arg1);
+        true
+    } else {
+        false
+    }
+}
+
 /// Run the venue on the calling thread until the process ends (the `venue` binary).
 pub fn run(cfg: VenueConfig) -> Result<(), ServerError> {
     let mut h = start(cfg)?;

@@ -83,6 +83,12 @@ fn replay_market_md_matches_book_and_orders_fill_by_the_rules() {
         checks += 1;
     }
     assert!(checks == 5000 && sink.feed.is_synced(1) && sink.feed.counters().gaps == 0);
+    // The market moved: thousands of book updates were published in those 5 s.
+    assert!(
+        sink.feed.counters().deltas > 1000,
+        "{:?}",
+        sink.feed.counters()
+    );
     let (bid, _) = v.replay_book().unwrap().best_bid().unwrap();
     let (ask, ask_qty) = v.replay_book().unwrap().best_ask().unwrap();
     // A marketable buy of 0.002 within the best ask's size fills at the best ask.

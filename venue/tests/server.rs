@@ -287,6 +287,16 @@ fn latency_injection_changes_the_ack_delay() {
         let slow = mean_ack_ns(&mut a, 100, 5);
         assert!(slow >= 20_000_000, "injected 2 × 10 ms, measured {slow} ns");
         assert!(slow > base, "delay did not grow: {base} → {slow}");
+        // The supervisor's control message goes through the same settings.
+        let ctl = h.latency_control();
+        let msg = runtime::msg::Control {
+            command: runtime::msg::control_command::SET_LATENCY,
+            arg0: 7,
+            arg1: 3,
+            ..Default::default()
+        };
+        assert!(server::apply_control(&ctl, &msg));
+        assert_eq!(ctl.get(), (7, 3));
         // Back to zero: faster again than with the delay.
         h.set_latency(0, 0);
         let back = mean_ack_ns(&mut a, 200, 5);
