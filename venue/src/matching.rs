@@ -90,6 +90,9 @@ pub mod cancel_reason {
 /// (price_e8, qty_e8).
 pub type PriceQty = (i64, i64);
 
+/// Largest order quantity accepted (10⁹ units): level sums stay far from overflow.
+pub const MAX_QTY_E8: i64 = 1_000_000_000 * runtime::msg::PRICE_SCALE;
+
 /// Account of the synthetic flow and the replayed market: never rate limited.
 pub const MARKET_ACCOUNT: u32 = 0;
 
@@ -628,7 +631,7 @@ impl MatchingEngine {
     }
 
     fn check_qty(b: &Book, qty_e8: i64) -> Result<(), u16> {
-        if qty_e8 <= 0 {
+        if qty_e8 <= 0 || qty_e8 > MAX_QTY_E8 {
             return Err(reject::BAD_QTY);
         }
         if qty_e8 % b.instrument.lot_size_e8 != 0 {

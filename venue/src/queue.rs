@@ -218,11 +218,14 @@ impl LevelQueueModel {
             .iter_mut()
             .filter(|o| o.active && o.side == side_code && o.price == price)
         {
-            let decrease = o.level_seen - new_qty - o.traded_since;
+            let decrease = o
+                .level_seen
+                .saturating_sub(new_qty)
+                .saturating_sub(o.traded_since);
             if decrease > 0 {
                 let ahead_cancelled =
                     (decrease as i128 * self.cancel_ppm as i128 / 1_000_000) as i64;
-                o.ahead = (o.ahead - ahead_cancelled).max(0);
+                o.ahead = o.ahead.saturating_sub(ahead_cancelled).max(0);
             }
             // Never more in front of us than is displayed.
             o.ahead = o.ahead.min(new_qty.max(0));
@@ -257,10 +260,10 @@ impl LevelQueueModel {
                 continue;
             }
             if o.price == price {
-                o.traded_since += qty;
+                o.traded_since = o.traded_since.saturating_add(qty);
                 // Market quantity already consumed by this trade in front of an earlier
                 // order of ours was also in front of this one.
-                o.ahead = (o.ahead - consumed_at_price).max(0);
+                o.ahead = o.ahead.saturating_sub(consumed_at_price).max(0);
                 let take = remaining.min(o.ahead);
                 o.ahead -= take;
                 consumed_at_price += take;
@@ -388,7 +391,7 @@ impl FifoQueueModel {
                     .filter(|o| o.active && o.side == m.side && o.price == m.price)
                 {
                     if a.before.is_none_or(|b| b.arrival <= o.arrival_mark) {
-                        o.ahead = (o.ahead - m.size).max(0);
+                        o.ahead = o.ahead.saturating_sub(m.size).max(0);
                     }
                 }
             }
@@ -405,7 +408,7 @@ impl FifoQueueModel {
                     }
                     if m.kind == kind::EXECUTE_VISIBLE && o.price == m.price && is_ahead(o) {
                         // The execution hit an order in front of us: we move up.
-                        o.ahead = (o.ahead - m.size).max(0);
+                        o.ahead = o.ahead.saturating_sub(m.size).max(0);
                         remaining = 0;
                         continue;
                     }

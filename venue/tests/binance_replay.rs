@@ -293,3 +293,24 @@ fn missing_folder_is_a_clear_error() {
     let e = sessions(std::path::Path::new("/nonexistent/binance")).unwrap_err();
     assert!(e.to_string().contains("/nonexistent/binance"));
 }
+
+#[test]
+fn update_ids_at_the_top_of_u64_do_not_overflow() {
+    // A snapshot at lastUpdateId u64::MAX and diffs at the edge: no panic, typed outcome.
+    let text = concat!(
+        r#"1712000000000000000 {"lastUpdateId":18446744073709551615,"E":1,"T":1,"bids":[["1.0","1.0"]],"asks":[["2.0","1.0"]]}"#,
+        "\n",
+        r#"1712000000100000000 {"stream":"x@depth@0ms","data":{"e":"depthUpdate","E":2,"T":2,"s":"X","U":18446744073709551615,"u":18446744073709551615,"pu":18446744073709551614,"b":[],"a":[]}}"#,
+        "\n",
+        r#"1712000000200000000 {"stream":"x@depth","data":{"e":"depthUpdate","E":3,"T":3,"s":"X","U":18446744073709551615,"u":18446744073709551615,"b":[],"a":[]}}"#,
+        "\n",
+    );
+    let mut r = BinanceReplay::from_reader(
+        Box::new(std::io::Cursor::new(text.as_bytes().to_vec())),
+        "edge",
+        ReplayOptions::default(),
+    );
+    while r.next_event().unwrap().is_some() {}
+    // The first diff connects to the snapshot; the spot-style one cannot follow u64::MAX: a gap.
+    assert_eq!(r.stats().gaps, 1);
+}

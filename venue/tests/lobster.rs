@@ -79,3 +79,27 @@ fn inconsistent_messages_are_errors() {
     let e = load(&fixture("small_message_3.csv"), &fixture("README.md"));
     assert!(e.is_err());
 }
+
+#[test]
+fn extreme_prices_and_sizes_are_refused_not_overflowed() {
+    use venue::replay::lobster::parse_messages;
+    for line in [
+        "34200,1,1,100,9223372036854775807,1",
+        "34200,1,1,9223372036854775807,1000000,1",
+        "34200,1,1,92233720368,1000000,1",
+    ] {
+        assert!(parse_messages(line).is_err(), "{line}");
+    }
+    assert!(parse_orderbook("1000100,100,999900,9223372036854775807").is_err());
+    // A hand-built message beyond the range is refused by the book too.
+    let mut b = LobsterBook::empty(10);
+    let m = venue::replay::lobster::Message {
+        time_ns: 1,
+        kind: kind::NEW,
+        order_id: 1,
+        size: i64::MAX,
+        price: 1,
+        side: 1,
+    };
+    assert!(b.apply(&m, 1).is_err());
+}

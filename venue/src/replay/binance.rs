@@ -483,10 +483,10 @@ impl BookBuilder {
                 continue;
             }
             let ok = match prev {
-                None => first_id <= snapshot_id + 1,
+                None => first_id <= snapshot_id.saturating_add(1),
                 Some(p) => match pu {
                     Some(pu) => pu == p,
-                    None => first_id == p + 1,
+                    None => Some(first_id) == p.checked_add(1),
                 },
             };
             if !ok {
@@ -597,13 +597,13 @@ impl BookBuilder {
                 self.stats.depth_msgs += 1;
                 let chain_ok = |prev: u64| match prev_last_id {
                     Some(pu) => pu == prev,
-                    None => first_id == prev.wrapping_add(1),
+                    None => Some(first_id) == prev.checked_add(1),
                 };
                 let (status, next) = match self.sync {
                     Sync::AwaitFirst { snapshot_id } => {
                         if last_id < snapshot_id {
                             (DepthStatus::Stale, self.sync)
-                        } else if first_id <= snapshot_id + 1 {
+                        } else if first_id <= snapshot_id.saturating_add(1) {
                             (DepthStatus::Applied, Sync::Synced { prev: last_id })
                         } else {
                             // Updates between the snapshot and this diff are missing.

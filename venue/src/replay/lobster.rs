@@ -21,6 +21,11 @@ pub const PRICE_TO_E8: i64 = 10_000;
 pub const SIZE_TO_E8: i64 = 100_000_000;
 pub const EMPTY_BID: i64 = -9_999_999_999;
 pub const EMPTY_ASK: i64 = 9_999_999_999;
+/// Largest price accepted (dollars × 10⁴): $100 million a share, far above any listing,
+/// far below where × 10⁴ would overflow.
+pub const MAX_PRICE: i64 = 1_000_000_000_000;
+/// Largest size accepted (shares): 10¹⁰, so sums of a level stay far from overflow.
+pub const MAX_SIZE: i64 = 10_000_000_000;
 
 /// Message types.
 pub mod kind {
@@ -122,6 +127,11 @@ pub fn parse_messages(text: &str) -> Result<Vec<Message>, LobsterError> {
         if size < 0 || (kind != kind::HALT && (size == 0 || price <= 0)) {
             return Err(err("size and price must be positive"));
         }
+        if size > MAX_SIZE || !(-MAX_PRICE..=MAX_PRICE).contains(&price) {
+            return Err(err(
+                "size or price out of range (size ≤ 10^10 shares, price ≤ $10^8)",
+            ));
+        }
         out.push(Message {
             time_ns,
             kind,
@@ -153,6 +163,17 @@ pub fn parse_orderbook(text: &str) -> Result<Vec<Row>, LobsterError> {
         };
         let v: Result<Vec<i64>, _> = line.split(',').map(|x| x.trim().parse::<i64>()).collect();
         let v = v.map_err(|_| err("non-integer column"))?;
+        for (k, &x) in v.iter().enumerate() {
+            let is_price = k % 2 == 0;
+            let ok = if is_price {
+                x == EMPTY_ASK || x == EMPTY_BID || (0..=MAX_PRICE).contains(&x)
+            } else {
+                (0..=MAX_SIZE).contains(&x)
+            };
+            if !ok {
+                return Err(err("price or size out of range"));
+            }
+        }
         if v.is_empty() || v.len() % 4 != 0 {
             return Err(err("columns must be a multiple of 4"));
         }
@@ -220,10 +241,16 @@ impl LobsterBook {
         // Undo message 0 on the aggregate levels.
         let px = msg0.price * PRICE_TO_E8;
         let q = book.side(msg0.side).map(|s| s.qty_at(px)).unwrap_or(0);
+        // Values are bounded by the parsers (MAX_PRICE, MAX_SIZE), so these cannot overflow.
         let delta = msg0.size * SIZE_TO_E8;
         let undone = match msg0.kind {
             kind::NEW => q - delta,
-            kind::PARTIAL_CANCEL | kind::DELETE | kind::EXECUTE_VISIBLE => q + delta,
+            kind::PARTIAL_CANCEL | kind::DELETE | kind::EXECUTE_VISIBLE => q
+                .checked_add(delta)
+                .ok_or_else(|| LobsterError::Inconsistent {
+                    line: 1,
+                    problem: "level size overflows".into(),
+                })?,
             _ => q,
         };
         if undone < 0 {
@@ -263,12 +290,16 @@ impl LobsterBook {
 
     /// Apply message number `line` (1-based, for errors).
     pub fn apply(&mut self, m: &Message, line: usize) -> Result<Applied, LobsterError> {
-        let px = m.price * PRICE_TO_E8;
-        let sz = m.size * SIZE_TO_E8;
         let bad = |p: &str| LobsterError::Inconsistent {
             line,
             problem: p.to_string(),
         };
+        // Messages built by hand skip the parser's range checks: check again.
+        if m.size < 0 || m.size > MAX_SIZE || m.price.abs() > MAX_PRICE {
+            return Err(bad("size or price out of range"));
+        }
+        let px = m.price * PRICE_TO_E8;
+        let sz = m.size * SIZE_TO_E8;
         let mut before = None;
         match m.kind {
             kind::NEW => {
