@@ -42,6 +42,7 @@
 //! In the backtest the same calls run in one thread with `now` from the
 //! simulated clock; every output is a deterministic function of the inputs.
 pub mod actions;
+pub mod backtest;
 pub mod config;
 pub mod execution;
 pub mod live;
