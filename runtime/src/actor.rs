@@ -263,7 +263,16 @@ impl<C: Clock> ActorLoop<C> {
             self.publish(actor, now_ns);
         }
 
-        self.idler.idle(work);
+        // Sleep on the control block's wake word rather than a plain sleep, so a kill or re-arm
+        // reaches an idle actor at once. The sequence is read before the kill word is checked
+        // again: a flip in between bumps it and the futex returns immediately.
+        let control = &self.control;
+        self.idler.idle_with(work, |us| {
+            let seq = control.wake_seq();
+            if control.kill_word() == kill_word {
+                control.wait_for_wake(seq, us);
+            }
+        });
         match (self.halted, work) {
             (true, work) => PassOutcome::Halted(work),
             (false, 0) => PassOutcome::Idle,

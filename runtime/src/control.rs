@@ -212,6 +212,9 @@ struct KillLine {
     killed_mono_ns: AtomicU64,
     kills: AtomicU64,
     rearms: AtomicU64,
+    /// Bumped on every kill and re-arm; idle actors sleep on it with a futex so that a flip wakes
+    /// them at once instead of after their back-off sleep (shared futex: other processes wait).
+    wake_seq: AtomicU32,
 }
 
 /// Regime, gate and lockdown: what Execution reads before every order, on one line.
@@ -821,7 +824,59 @@ impl ControlBlock {
         put_str(&mut details.reason, reason);
         l.kill_details.write_exclusive(&details);
         self.set_engine_state(engine_state::HALTED, mono_ns);
+        self.wake_all();
         true
+    }
+
+    // --- waking idle actors ---
+
+    /// The wake sequence: read it before re-checking the kill word, then pass it to
+    /// [`ControlBlock::wait_for_wake`], so a flip between the check and the wait is never missed.
+    #[inline]
+    pub fn wake_seq(&self) -> u32 {
+        self.layout().kill.wake_seq.load(Ordering::Acquire)
+    }
+
+    /// Wake every actor sleeping in [`ControlBlock::wait_for_wake`], in every process.
+    pub fn wake_all(&self) {
+        let word = &self.layout().kill.wake_seq;
+        word.fetch_add(1, Ordering::AcqRel);
+        // Safety: `word` is a valid, aligned u32 inside the live shared mapping; FUTEX_WAKE (not
+        // the private variant, which would not reach other processes) only reads its address.
+        unsafe {
+            libc::syscall(
+                libc::SYS_futex,
+                word.as_ptr(),
+                libc::FUTEX_WAKE,
+                i32::MAX,
+                std::ptr::null::<libc::timespec>(),
+                std::ptr::null::<u32>(),
+                0u32,
+            );
+        }
+    }
+
+    /// Sleep up to `timeout_us`, or until [`ControlBlock::wake_all`] runs after `seen_seq` was
+    /// read. Returns early (spuriously) at times: callers re-check their state every pass anyway.
+    pub fn wait_for_wake(&self, seen_seq: u32, timeout_us: u32) {
+        let word = &self.layout().kill.wake_seq;
+        let timeout = libc::timespec {
+            tv_sec: (timeout_us / 1_000_000) as libc::time_t,
+            tv_nsec: ((timeout_us % 1_000_000) * 1_000) as libc::c_long,
+        };
+        // Safety: as in `wake_all`; the kernel compares the word with `seen_seq` atomically and
+        // sleeps only while they are equal, at most `timeout`, which lives across the call.
+        unsafe {
+            libc::syscall(
+                libc::SYS_futex,
+                word.as_ptr(),
+                libc::FUTEX_WAIT,
+                seen_seq,
+                &timeout as *const libc::timespec,
+                std::ptr::null::<u32>(),
+                0u32,
+            );
+        }
     }
 
     /// Who set the kill switch, when and why; `None` while armed.
@@ -921,6 +976,7 @@ impl ControlBlock {
             Ordering::AcqRel,
             Ordering::Acquire,
         );
+        self.wake_all();
         true
     }
 

@@ -227,12 +227,21 @@ impl Idler {
     /// Returns what it did.
     #[inline]
     pub fn idle(&mut self, work_done: usize) -> IdleStep {
+        self.idle_with(work_done, |us| {
+            std::thread::sleep(Duration::from_micros(u64::from(us)))
+        })
+    }
+
+    /// [`Idler::idle`] with the caller's sleep, e.g. a futex wait that the kill switch cuts short
+    /// (see `ControlBlock::wait_for_wake`): a sleeping actor then sees a flip at once.
+    #[inline]
+    pub fn idle_with(&mut self, work_done: usize, sleep_us: impl FnOnce(u32)) -> IdleStep {
         let step = self.next_step(work_done);
         match step {
             IdleStep::Busy => {}
             IdleStep::Spin => std::hint::spin_loop(),
             IdleStep::Yield => std::thread::yield_now(),
-            IdleStep::Sleep { us } => std::thread::sleep(Duration::from_micros(u64::from(us))),
+            IdleStep::Sleep { us } => sleep_us(us),
         }
         step
     }
