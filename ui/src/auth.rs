@@ -103,6 +103,23 @@ impl Token {
         diff == 0
     }
 
+    /// The token kept in `path` by an earlier start, if the file is ours, mode 0600 and holds a
+    /// valid token: a restarted UI actor keeps its token, so open cockpits and pasted tokens
+    /// stay valid. Anything else (missing, wider mode, foreign owner, junk) gives None.
+    pub fn read_file(path: &Path) -> Option<Token> {
+        use std::os::unix::fs::MetadataExt;
+        let meta = fs::symlink_metadata(path).ok()?;
+        // Safety: geteuid has no preconditions.
+        let uid = unsafe { libc::geteuid() };
+        if !meta.file_type().is_file()
+            || meta.uid() != uid
+            || meta.permissions().mode() & 0o077 != 0
+        {
+            return None;
+        }
+        Token::from_hex(fs::read_to_string(path).ok()?.trim())
+    }
+
     /// Write the token to `path` with mode 0600 (the folder is created 0700 if missing). An
     /// existing file is replaced, and its mode forced back to 0600 in case someone widened it.
     pub fn write_file(&self, path: &Path) -> Result<(), TokenError> {
@@ -313,6 +330,24 @@ mod tests {
         t.write_file(&path).unwrap();
         let mode = fs::metadata(&path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
+    }
+
+    #[test]
+    fn a_kept_token_is_reused_only_from_a_private_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ui.token");
+        assert!(Token::read_file(&path).is_none(), "missing");
+        let t = Token::from_hex(&"ef".repeat(32)).unwrap();
+        t.write_file(&path).unwrap();
+        assert_eq!(Token::read_file(&path).unwrap().as_str(), t.as_str());
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
+        assert!(
+            Token::read_file(&path).is_none(),
+            "readable by others: not trusted"
+        );
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
+        fs::write(&path, "not a token").unwrap();
+        assert!(Token::read_file(&path).is_none(), "junk");
     }
 
     #[test]

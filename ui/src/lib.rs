@@ -49,7 +49,8 @@ pub struct UiConfig {
     pub extra_hosts: Vec<String>,
     /// Where the control token is written (mode 0600).
     pub token_file: PathBuf,
-    /// Use this token instead of a fresh one (None: generate).
+    /// Use this token (None: the one in `token_file` if that file is private and valid, else a
+    /// fresh one).
     pub token: Option<Token>,
     /// Frame period (default 50 ms = 20 Hz).
     pub frame_interval: Duration,
@@ -122,9 +123,14 @@ pub fn check_bind(addr: SocketAddr, allow_remote: bool) -> anyhow::Result<()> {
 /// Run the UI actor until the process is stopped. Needs a tokio runtime (see [`run_ui_process`]).
 pub async fn serve(config: UiConfig) -> anyhow::Result<()> {
     check_bind(config.addr, config.allow_remote)?;
+    // A restarted UI actor keeps the token of its private token file (open cockpits and pasted
+    // tokens stay valid); otherwise a fresh one.
     let token = match config.token.clone() {
         Some(t) => t,
-        None => Token::generate().context("making the control token")?,
+        None => match Token::read_file(&config.token_file) {
+            Some(t) => t,
+            None => Token::generate().context("making the control token")?,
+        },
     };
     token
         .write_file(&config.token_file)

@@ -7,14 +7,30 @@ import { OraclePanel } from './components/OraclePanel';
 import { SentinelPanel } from './components/SentinelPanel';
 import { SonarPanel } from './components/SonarPanel';
 import { FrameStore } from './store';
-import { getToken } from './token';
+import { getToken, refetchInjectedToken, setInjectedToken } from './token';
 
 /** Store + connection with a tiny subscription so React re-renders once per accepted frame. */
 function useCockpit() {
   const [store] = useState(() => new FrameStore());
   const listeners = useMemo(() => new Set<() => void>(), []);
   const [token, setToken] = useState(getToken);
-  const [conn] = useState(() => new Connection(store, getToken, () => listeners.forEach((l) => l())));
+  const [conn] = useState(
+    () =>
+      new Connection(
+        store,
+        getToken,
+        () => listeners.forEach((l) => l()),
+        undefined,
+        async () => {
+          const fresh = await refetchInjectedToken();
+          if (fresh) {
+            setInjectedToken(fresh);
+            setToken(fresh);
+          }
+          return fresh;
+        },
+      ),
+  );
   useEffect(() => {
     conn.start();
     return () => conn.stop();

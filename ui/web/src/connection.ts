@@ -40,6 +40,8 @@ export class Connection {
     private readonly token: () => string,
     private readonly onChange: () => void,
     private readonly url: string = defaultWsUrl(),
+    /** Ask the server for a fresh injected token (after it restarted); '' when there is none. */
+    private readonly refreshToken: () => Promise<string> = async () => '',
   ) {}
 
   start(): void {
@@ -114,9 +116,14 @@ export class Connection {
       if (this.stopped) return;
       // A refused upgrade (bad token, foreign Origin) closes with 1006 and no reason: ask the
       // server whether the token is the problem so the operator is told what to do.
-      void checkToken(token).then((ok) => {
+      void checkToken(token).then(async (ok) => {
         if (this.stopped) return;
         if (ok === false) {
+          const fresh = await this.refreshToken();
+          if (fresh && fresh !== token) {
+            this.scheduleRetry('the server has a new token');
+            return;
+          }
           this.set('needs-token', 'the server refused the token');
           return;
         }

@@ -24,6 +24,11 @@ export function getToken(): string {
   }
 }
 
+/** Replace the injected token (the page's meta) after the server restarted with a new one. */
+export function setInjectedToken(v: string): void {
+  document.querySelector('meta[name="cockpit-token"]')?.setAttribute('content', v);
+}
+
 /** Store a pasted token; returns an error message or null. */
 export function setPastedToken(text: string): string | null {
   const v = text.trim().toLowerCase();
@@ -34,4 +39,21 @@ export function setPastedToken(text: string): string | null {
     return 'this browser refuses sessionStorage';
   }
   return null;
+}
+
+/**
+ * Fetch the page again and read the token the server injects (loopback only): after the UI
+ * actor restarted with a new token, an open cockpit recovers without a reload. '' when none.
+ */
+export async function refetchInjectedToken(): Promise<string> {
+  try {
+    const r = await fetch('/', { cache: 'no-store' });
+    if (!r.ok) return '';
+    const html = await r.text();
+    const m = html.match(/<meta name="cockpit-token" content="([0-9a-f]*)"/);
+    const v = m?.[1] ?? '';
+    return TOKEN_RE.test(v) ? v : '';
+  } catch {
+    return '';
+  }
 }
