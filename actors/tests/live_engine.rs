@@ -67,7 +67,7 @@ fn repo_root() -> PathBuf {
 
 /// A strategy that trades on the synthetic market: tick 0.10 (the venue's instrument at
 /// ₹1,400), a large alpha assumption so NEV is positive after NSE costs, a permissive entropy
-/// regime, an RTT lockdown far above a loaded test box's loopback RTT, OTR budget out of reach.
+/// regime, 5 ms order deadlines, an RTT lockdown far above a loaded test box's loopback RTT, OTR budget out of reach.
 fn strategy() -> StrategyConfig {
     let mut s = StrategyConfig::default();
     let tick = 10_000_000;
@@ -82,6 +82,9 @@ fn strategy() -> StrategyConfig {
     s.execution.tick_size_e8 = tick;
     s.execution.instrument_id = 1;
     s.execution.min_strength = 0.05;
+    // A short deadline: on a 2,000 events/s market the signal turns against most orders
+    // within 200 ms; at 5 ms the deadline cancel (and its lateness) is the common case.
+    s.execution.cancel_after_ns = 5_000_000;
     s.execution.nev.alpha_ticks_at_full_strength = 500.0;
     s.execution.nev.fill_prob_prior = 0.5;
     s.execution.rate.per_second = 200;
@@ -248,6 +251,10 @@ fn live_chain_kill_switch_and_restart() {
                 && hist_count(&e.hist, stage::RTT) >= 5
                 && hist_count(&e.hist, stage::HOP_FEED_ORACLE) > 0
                 && hist_count(&e.hist, stage::HOP_ORACLE_EXECUTION) > 0
+        });
+        // Unfilled orders are cancelled at their 200 ms deadline; the lateness is recorded.
+        wait_until(limit, "deadline cancels timed", || {
+            e.exec().cancels_on_deadline > 0 && hist_count(&e.hist, stage::CANCEL_LATENESS) > 0
         });
 
         // 2. Kill switch: every open order cancelled, then nothing new.

@@ -41,6 +41,9 @@ pub struct SentinelActor {
     emergencies_dropped: u64,
     last_heartbeat_ns: u64,
     last_publish_ns: u64,
+    /// A lockdown left in the control block by a previous incarnation: kept until this one has
+    /// watched a healthy period itself (it knows nothing of the old one's reasons).
+    inherited_lockdown_until_ns: Option<u64>,
 }
 
 impl SentinelActor {
@@ -57,7 +60,13 @@ impl SentinelActor {
         let md = MdRing::attach(&env.dir, MD_RING)
             .and_then(|r| r.subscribe_latest(cursor::SENTINEL))
             .map_err(ring_err(MD_RING))?;
+        let inherited_lockdown_until_ns = env
+            .control
+            .lockdown()
+            .0
+            .then(|| now_ns() + env.strategy.sentinel.healthy_period_ns);
         Ok(SentinelActor {
+            inherited_lockdown_until_ns,
             sentinel,
             orders,
             emergencies,
@@ -211,6 +220,15 @@ impl Actor for SentinelActor {
         self.sample_heartbeats(t);
         self.sentinel.on_tick(t, &mut self.out);
         self.apply_actions(t);
+        if let Some(until) = self.inherited_lockdown_until_ns {
+            if self.sentinel.in_lockdown() {
+                // This incarnation has its own reason now; it lifts it itself.
+                self.inherited_lockdown_until_ns = None;
+            } else if t >= until {
+                self.inherited_lockdown_until_ns = None;
+                self.control.set_lockdown(false, 0, t);
+            }
+        }
         if t.saturating_sub(self.last_publish_ns) >= PUBLISH_INTERVAL_NS {
             self.last_publish_ns = t;
             let tel = self.sentinel.telemetry(t);
