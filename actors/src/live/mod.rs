@@ -18,6 +18,14 @@
 //!
 //! A restarted actor takes its cursor back and resumes at the persisted position.
 //!
+//! # Blocking
+//!
+//! Nothing blocks while connected. A (re)connection attempt does: Feed's connect waits at most
+//! 100 ms, Execution's connect + Logon at most 2 × 200 ms, and both back off (10 ms doubling to
+//! 1 s) between attempts, so a missing venue costs a pass at most that much now and then. The
+//! kill switch is still seen at the next pass; Execution has nothing to cancel while its
+//! session is down (the venue cancels a closed session's orders).
+//!
 //! # Histograms
 //!
 //! The actor loop publishes each actor's processing time (`*_proc`) when the supervisor builds it
