@@ -135,6 +135,9 @@ fn kill_request(addr: SocketAddr, headers: &[(&str, String)], body: &str) -> Vec
     req.into_bytes()
 }
 
+/// (headers, body, expected status, counted as a refused control action)
+type KillCase<'a> = (Vec<(&'a str, String)>, String, u16, bool);
+
 fn metric(text: &str, name: &str) -> f64 {
     text.lines()
         .find(|l| l.starts_with(name) && l[name.len()..].starts_with(' '))
@@ -151,8 +154,7 @@ async fn refused_control_requests_never_touch_the_kill_latch_and_are_counted() {
     let a = srv.addr;
     let same = format!("http://{a}");
     let bearer = format!("Bearer {TOKEN}");
-    // (headers, body, expected status, counted as a refused control action)
-    let cases: Vec<(Vec<(&str, String)>, String, u16, bool)> = vec![
+    let cases: Vec<KillCase> = vec![
         (vec![("Origin", same.clone())], String::new(), 401, true),
         (
             vec![
