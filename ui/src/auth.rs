@@ -136,15 +136,34 @@ impl Token {
             path: path.to_path_buf(),
             source,
         };
+        // O_NOFOLLOW: a symlink planted at the token path must not redirect the write (and the
+        // chmod) to its target. No truncation until the opened file is known to be ours.
         let mut f = OpenOptions::new()
             .write(true)
             .create(true)
-            .truncate(true)
             .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
             .open(path)
-            .map_err(werr)?;
+            .map_err(|source| match source.raw_os_error() {
+                Some(libc::ELOOP) => TokenError::Write {
+                    path: path.to_path_buf(),
+                    source: std::io::Error::other(
+                        "the token path is a symbolic link; remove it or choose another token file",
+                    ),
+                },
+                _ => werr(source),
+            })?;
+        let meta = f.metadata().map_err(werr)?;
+        // Safety: geteuid has no preconditions.
+        let uid = unsafe { libc::geteuid() };
+        if !meta.file_type().is_file() || std::os::unix::fs::MetadataExt::uid(&meta) != uid {
+            return Err(werr(std::io::Error::other(
+                "the token path is not a regular file owned by this user",
+            )));
+        }
         f.set_permissions(fs::Permissions::from_mode(0o600))
             .map_err(werr)?;
+        f.set_len(0).map_err(werr)?;
         f.write_all(self.0.as_bytes()).map_err(werr)?;
         f.write_all(b"\n").map_err(werr)?;
         Ok(())
@@ -330,6 +349,26 @@ mod tests {
         t.write_file(&path).unwrap();
         let mode = fs::metadata(&path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
+    }
+
+    #[test]
+    fn the_token_is_never_written_through_a_symlink() {
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim.txt");
+        fs::write(&victim, "keep me\n").unwrap();
+        fs::set_permissions(&victim, fs::Permissions::from_mode(0o644)).unwrap();
+        let path = dir.path().join("ui.token");
+        std::os::unix::fs::symlink(&victim, &path).unwrap();
+        let t = Token::from_hex(&"ab".repeat(32)).unwrap();
+        let e = t.write_file(&path).unwrap_err();
+        assert!(e.to_string().contains("symbolic link"), "{e}");
+        assert_eq!(fs::read_to_string(&victim).unwrap(), "keep me\n");
+        let mode = fs::metadata(&victim).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o644, "the target's mode is untouched");
+        assert!(
+            Token::read_file(&path).is_none(),
+            "nor is a token read through it"
+        );
     }
 
     #[test]
