@@ -167,6 +167,20 @@ pub fn prepare(
         &topology_path,
         ron::ser::to_string_pretty(&topo, ron::ser::PrettyConfig::default())?,
     )?;
+    // Check it here, against this machine, so problems are printed rather than buried in the
+    // supervisor's log.
+    topology::load(
+        &topology_path,
+        &crate::kinds::registry(),
+        &supervisor::machine::LocalMachine,
+    )
+    .map_err(|e| {
+        anyhow::anyhow!(
+            "the bench copy of {} does not validate on this machine:\n  {}",
+            topology_file.display(),
+            e.problems().join("\n  ")
+        )
+    })?;
     Ok(Prepared {
         work_dir,
         topology_path,

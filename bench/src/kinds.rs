@@ -16,9 +16,16 @@ use supervisor::{ActorEnv, Registry};
 /// The engine's live kinds this binary runs.
 pub const LIVE_KINDS: [&str; 4] = ["oracle", "sonar", "sentinel", "execution"];
 
-/// The repository root (cost tables are found relative to it).
+/// The repository root (cost tables and the bench's files are found relative to it): the
+/// checkout this binary was built from, or the current directory when the binary was copied
+/// to another machine (run it from the repository root there).
 pub fn repo_root() -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+    let built = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
+    if built.join("bench/strategy-bench.ron").is_file() {
+        built
+    } else {
+        PathBuf::from(".")
+    }
 }
 
 /// A live actor's environment from the supervisor's.

@@ -77,13 +77,27 @@ fn main() -> ExitCode {
         return supervisor::run_cli(kinds::registry());
     }
     let args = Args::parse();
+    let own_dir = args.work_dir.is_none().then(default_work_dir);
     match run(args) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) => {
+            // The journals of a full run take ~150 MB: a work directory we chose goes.
+            if let Some(dir) = own_dir {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+            ExitCode::SUCCESS
+        }
         Err(e) => {
             eprintln!("error: {e:#}");
+            if let Some(dir) = own_dir {
+                eprintln!("logs and configuration kept in {}", dir.display());
+            }
             ExitCode::FAILURE
         }
     }
+}
+
+fn default_work_dir() -> PathBuf {
+    std::env::temp_dir().join(format!("latency-bench-{}", std::process::id()))
 }
 
 fn load() -> String {
@@ -112,9 +126,7 @@ fn run(mut args: Args) -> anyhow::Result<()> {
         .venue
         .clone()
         .unwrap_or_else(|| root.join("bench/venue-bench.ron"));
-    let work_dir = args.work_dir.clone().unwrap_or_else(|| {
-        std::env::temp_dir().join(format!("latency-bench-{}", std::process::id()))
-    });
+    let work_dir = args.work_dir.clone().unwrap_or_else(default_work_dir);
     let book = SynthBook::default();
     let prepared = engine::prepare(&args.topology, &strategy, &venue_file, book, &work_dir)?;
     let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
