@@ -46,6 +46,10 @@ pub const STAGES: [(u32, &str); 8] = [
     (stage::SENTINEL_PROC, "sentinel_proc"),
 ];
 
+/// Intended send time → Execution done with the signal, when the engine publishes it (a user
+/// stage found by this name in `hist.shm`; omitted from the report otherwise).
+pub const TICK_TO_DECISION_NAME: &str = "tick_to_decision_intended";
+
 /// Files the bench engine runs from, all in the work directory.
 #[derive(Clone, Debug)]
 pub struct Prepared {
@@ -386,8 +390,17 @@ impl StepDriver {
         Ok(())
     }
 
+    /// [`STAGES`] in order, then [`TICK_TO_DECISION_NAME`].
     fn snapshot(&mut self) -> Vec<Option<Histogram<u64>>> {
-        STAGES.iter().map(|(s, _)| self.reader.read(*s)).collect()
+        let decision = self
+            .reader
+            .slots()
+            .into_iter()
+            .find(|s| s.name == TICK_TO_DECISION_NAME)
+            .map(|s| s.stage);
+        let mut v: Vec<_> = STAGES.iter().map(|(s, _)| self.reader.read(*s)).collect();
+        v.push(decision.and_then(|s| self.reader.read(s)));
+        v
     }
 
     /// One measured step: `events` events offered at `rate_per_s`; waits (at most
@@ -428,7 +441,14 @@ impl StepDriver {
         std::thread::sleep(Duration::from_millis(800));
         let after = self.snapshot();
         let mut figures = Vec::new();
-        for (k, (_, name)) in STAGES.iter().enumerate() {
+        let names = STAGES
+            .iter()
+            .map(|(_, n)| *n)
+            .chain(std::iter::once(TICK_TO_DECISION_NAME));
+        for (k, name) in names.enumerate() {
+            if name == TICK_TO_DECISION_NAME && after[k].is_none() {
+                continue;
+            }
             let p = match (&after[k], &before[k]) {
                 (Some(a), Some(b)) => {
                     let mut d = a.clone();
@@ -443,7 +463,7 @@ impl StepDriver {
                 _ => Percentiles::default(),
             };
             figures.push(Figure {
-                name: (*name).to_string(),
+                name: name.to_string(),
                 percentiles: p,
             });
         }
