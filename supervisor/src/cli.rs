@@ -126,6 +126,32 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Run the actors' own code deterministically in one thread against a recorded market
+    /// (the venue's replay and queue-position matching, simulated clock, latency model) and
+    /// report fills, OTR, costs and PnL. Same data and seed: the same report, byte for byte.
+    Backtest {
+        /// Binance recording (`.gz`) or LOBSTER message file (`…_message_L.csv`; the orderbook
+        /// file beside it is found by LOBSTER's naming).
+        #[arg(long, value_name = "FILE")]
+        data: PathBuf,
+        /// Data format; by default guessed from the name (`.csv` → lobster, else binance).
+        #[arg(long, value_enum)]
+        format: Option<BacktestFormat>,
+        /// Strategy file (RON: oracle, sonar, sentinel, execution, costs); selects the
+        /// instrument's segment and cost table. Default: built-in defaults, costed as NSE
+        /// equity intraday.
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// Seed of the latency model.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Cost the instrument as this segment instead of the strategy's.
+        #[arg(long, value_enum, value_name = "SEGMENT")]
+        segment: Option<BacktestSegment>,
+        /// Print the report as JSON (keys in docs/cli.md).
+        #[arg(long)]
+        json: bool,
+    },
     /// Venue controls.
     Venue {
         #[command(subcommand)]
@@ -157,6 +183,22 @@ enum Command {
         #[arg(long)]
         housekeeping_cores: String,
     },
+}
+
+/// Formats `backtest --format` accepts.
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+enum BacktestFormat {
+    Binance,
+    Lobster,
+}
+
+/// Segments `backtest --segment` accepts (the cost table's columns).
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+enum BacktestSegment {
+    EquityIntraday,
+    EquityDelivery,
+    Futures,
+    Options,
 }
 
 #[derive(Subcommand, Debug)]
@@ -502,6 +544,54 @@ fn run(command: Command, registry: &Registry) -> Result<u8, Failure> {
                 },
             )
             .map_err(|e| Failure::new(exit_code::FAILURE, e.context(format!("actor `{actor}`"))))?;
+            Ok(exit_code::OK)
+        }
+        Command::Backtest {
+            data,
+            format,
+            config,
+            seed,
+            segment,
+            json,
+        } => {
+            let mut cfg = actors::backtest::BacktestConfig::new(data);
+            if let Some(f) = format {
+                cfg.format = match f {
+                    BacktestFormat::Binance => actors::backtest::DataFormat::Binance,
+                    BacktestFormat::Lobster => actors::backtest::DataFormat::Lobster,
+                };
+            }
+            if let Some(path) = config {
+                // Relative paths inside the strategy (cost tables) resolve against the
+                // repository the strategy file lives in: config/<file> → its grandparent.
+                if let Some(root) = path
+                    .canonicalize()
+                    .ok()
+                    .and_then(|p| p.parent()?.parent().map(Path::to_path_buf))
+                {
+                    if root.join("config/costs").is_dir() {
+                        cfg.root = root;
+                    }
+                }
+                cfg.strategy = Some(path);
+            }
+            cfg.seed = seed;
+            if let Some(s) = segment {
+                use actors::execution::costs::Segment;
+                cfg.segment = Some(match s {
+                    BacktestSegment::EquityIntraday => Segment::EquityIntraday,
+                    BacktestSegment::EquityDelivery => Segment::EquityDelivery,
+                    BacktestSegment::Futures => Segment::Futures,
+                    BacktestSegment::Options => Segment::Options,
+                });
+            }
+            let report = actors::backtest::run(&cfg)
+                .map_err(|e| Failure::new(exit_code::FAILURE, anyhow::anyhow!("backtest: {e}")))?;
+            if json {
+                println!("{}", report.to_json_pretty());
+            } else {
+                print!("{}", report.to_table());
+            }
             Ok(exit_code::OK)
         }
         Command::VenueServe {

@@ -32,6 +32,7 @@
 //!     run_cli(registry)
 //! }
 //! ```
+pub mod builtin;
 pub mod child;
 pub mod cli;
 pub mod doctor;
