@@ -7,7 +7,7 @@
 //! finds instead of stopping at the first, and each [`Problem`] names the file, line and column,
 //! the actor and the field.
 //!
-//! Every field is documented in `docs/topology.md`.
+//! Every field is documented in the README (section Topology).
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
