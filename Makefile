@@ -6,7 +6,7 @@ TOPOLOGY ?= topology.ron
 SUPERVISOR := target/release/supervisor
 
 .PHONY: all run test deps lint test-rust test-loom build-release check \
-        bench-ring bench-latency bench-replay bench-control bench-actors chaos soak fuzz clean-shm
+        bench-ring bench-latency bench-replay bench-control bench-actors chaos soak fuzz
 
 all: test
 
@@ -55,3 +55,16 @@ bench-actors:
 ## bench-control: kill-switch and restart latency over real processes (issue 3)
 bench-control:
 	$(CARGO) bench -p supervisor --bench control
+
+## bench-latency: tick-to-order and every hop of the whole engine at 1k/10k/100k/1M events/s,
+## from intended send times, vs the same chain on crossbeam channels (issue 7)
+bench-latency:
+	$(CARGO) run --release --locked -p latency-bench --bin bench-latency -- --topology $(TOPOLOGY) --json target/bench-latency.json
+
+## chaos: SIGKILL actors and cut the venue while trading, then check journal, position, deadlines
+chaos:
+	CHAOS_SECS=$${CHAOS_SECS:-600} $(CARGO) test --locked -p supervisor --test chaos -- --nocapture
+
+## soak: one hour; resident memory, file descriptors and latency percentiles must stay flat
+soak:
+	SOAK_SECS=$${SOAK_SECS:-3600} $(CARGO) test --locked -p supervisor --test soak -- --nocapture
