@@ -80,7 +80,7 @@ pub struct ActorRow {
     pub heartbeat_age_ms: f64,
     pub ctx_voluntary: u64,
     pub ctx_nonvoluntary: u64,
-    /// CPU over the last sample interval, percent of one core.
+    /// CPU over the last ~1 s window, percent of one core.
     pub cpu_pct: f64,
     pub msgs_in: u64,
     pub msgs_out: u64,

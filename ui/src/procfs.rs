@@ -86,11 +86,20 @@ pub fn read_proc(pid: u32) -> Option<ProcStat> {
     })
 }
 
-/// Keeps the previous readings so CPU percentages are over the last sample interval.
+/// CPU percentages are computed over windows of at least this long: the kernel counts CPU time
+/// in clock ticks (10 ms at 100 Hz), so over one 50 ms frame an actor using 5 % of a core
+/// would read 0 % or 20 %.
+pub const CPU_WINDOW_NS: u64 = 1_000_000_000;
+
+/// Per-core window: (baseline busy, baseline total, baseline ns, last percentage).
+type CoreWindow = (u64, u64, u64, f64);
+
+/// Keeps window baselines so CPU percentages are over the last ~second.
 #[derive(Debug, Default)]
 pub struct ProcSampler {
-    prev_proc: HashMap<u32, (u64, u64)>,  // pid → (cpu_ticks, at_ns)
-    prev_cores: HashMap<u32, (u64, u64)>, // core → (busy, total)
+    /// pid → (baseline cpu_ticks, baseline ns, last percentage)
+    prev_proc: HashMap<u32, (u64, u64, f64)>,
+    prev_cores: HashMap<u32, CoreWindow>,
     ticks_per_s: u64,
 }
 
@@ -111,15 +120,23 @@ impl ProcSampler {
         }
     }
 
-    /// Read a process and its CPU% (of one core) since the previous call for that pid.
+    /// Read a process and its CPU% (of one core) over the last completed window.
     pub fn process(&mut self, pid: u32, now_ns: u64) -> Option<(ProcStat, f64)> {
         let st = read_proc(pid)?;
-        let pct = cpu_pct(
-            self.prev_proc.insert(pid, (st.cpu_ticks, now_ns)),
-            (st.cpu_ticks, now_ns),
-            self.ticks_per_s,
-        );
-        Some((st, pct))
+        let entry = self
+            .prev_proc
+            .entry(pid)
+            .or_insert((st.cpu_ticks, now_ns, 0.0));
+        if now_ns.saturating_sub(entry.1) >= CPU_WINDOW_NS {
+            entry.2 = cpu_pct(
+                Some((entry.0, entry.1)),
+                (st.cpu_ticks, now_ns),
+                self.ticks_per_s,
+            );
+            entry.0 = st.cpu_ticks;
+            entry.1 = now_ns;
+        }
+        Some((st, entry.2))
     }
 
     /// Forget pids no longer present (bounded memory across restarts).
@@ -127,19 +144,24 @@ impl ProcSampler {
         self.prev_proc.retain(|pid, _| live.contains(pid));
     }
 
-    pub fn cores(&mut self) -> Vec<CoreBusy> {
+    /// Every core's busy share over the last completed window.
+    pub fn cores(&mut self, now_ns: u64) -> Vec<CoreBusy> {
         let text = fs::read_to_string("/proc/stat").unwrap_or_default();
         let mut out = Vec::new();
         for (core, busy, total) in parse_proc_stat(&text) {
-            let pct = match self.prev_cores.insert(core, (busy, total)) {
-                Some((pb, pt)) if total > pt => {
-                    100.0 * busy.saturating_sub(pb) as f64 / (total - pt) as f64
-                }
-                _ => 0.0,
-            };
+            let e = self
+                .prev_cores
+                .entry(core)
+                .or_insert((busy, total, now_ns, 0.0));
+            if now_ns.saturating_sub(e.2) >= CPU_WINDOW_NS && total > e.1 {
+                e.3 = 100.0 * busy.saturating_sub(e.0) as f64 / (total - e.1) as f64;
+                e.0 = busy;
+                e.1 = total;
+                e.2 = now_ns;
+            }
             out.push(CoreBusy {
                 core,
-                busy_pct: pct,
+                busy_pct: e.3,
             });
         }
         out

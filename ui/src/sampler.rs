@@ -25,7 +25,7 @@ pub fn build_state(
     wall_ms: u64,
 ) -> State {
     let cores = proc
-        .cores()
+        .cores(now_ns)
         .into_iter()
         .map(|c| CoreRow {
             core: c.core,

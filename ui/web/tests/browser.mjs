@@ -124,11 +124,15 @@ try {
 
   // Live data in every panel: canvases drawn in their series colours, numbers changing.
   await t.step('every panel shows live data', async () => {
+    // Numbers that move while the engine runs. The simulated market does not make the strategy
+    // trade all the time, so Sentinel's round trip and Execution's order count may stand still
+    // for a while; the actor table (context switches, heartbeats) and Execution's decisions not
+    // to quote (blocked counters) are live data of those panels too.
     const probes = {
-      sentinel: ['rtt-last'],
+      sentinel: ['rtt-last', 'actor-table'],
       oracle: ['wobi', 'strength', 'imbalance'],
       sonar: ['entropy', 'md-events'],
-      execution: ['orders-sent', 'pnl-net', 'fill-rate', 'position'],
+      execution: ['orders-sent', 'pnl-net', 'fill-rate', 'position', 'blocked'],
     };
     const first = {};
     for (const [panel, ids] of Object.entries(probes)) first[panel] = await Promise.all(ids.map((id) => text(page, id)));

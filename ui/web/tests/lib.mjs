@@ -55,6 +55,9 @@ export async function privateTopology(tag) {
   // relative config paths → absolute (relative to the original topology's folder)
   ron = ron.replace(/config:\s*"([^"/][^"]*)"/g, (_m, p) => `config: "${path.join(REPO, p)}"`);
   ron = ron.replace(/config:\s*Some\("([^"/][^"]*)"\)/g, (_m, p) => `config: Some("${path.join(REPO, p)}")`);
+  // Paths the topology does not spell out (strategy, costs) resolve from its folder: give the
+  // copy the repository's config folder (read-only use; journals land in the temp folder).
+  fs.symlinkSync(path.join(REPO, 'config'), path.join(work, 'config'));
   const file = path.join(work, 'topology.ron');
   fs.writeFileSync(file, ron);
   const uiAddr = (ron.match(/ui:\s*Some\(\(addr:\s*"([^"]+)"/) ?? [])[1] ?? null;
@@ -70,13 +73,13 @@ export function cli(args, timeoutMs = 20_000) {
   });
 }
 
+/** `supervisor status --json` (it exits 4 while the engine is HALTED and still prints the JSON). */
 export async function status(topo) {
   const r = await cli(['status', '--json', '--topology', topo.file]);
-  if (r.code !== 0) return { error: `status exit ${r.code}: ${r.stderr.trim()}` };
   try {
     return JSON.parse(r.stdout);
   } catch (e) {
-    return { error: `status printed no JSON: ${e.message}: ${r.stdout.slice(0, 200)}` };
+    return { error: `status exit ${r.code}, no JSON (${e.message}): ${r.stderr.trim()} ${r.stdout.slice(0, 200)}` };
   }
 }
 
@@ -125,6 +128,7 @@ export async function stopEngine(topo, child) {
     }
   }
   fs.rmSync(topo.shmBase, { recursive: true, force: true });
+  if (!process.env.KEEP_WORK) fs.rmSync(topo.work, { recursive: true, force: true });
 }
 
 /** Debian's chromium, headless, with a fresh profile. */

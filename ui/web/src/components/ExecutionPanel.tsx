@@ -107,7 +107,7 @@ export function ExecutionPanel({ store, s, revision }: { store: FrameStore; s: S
         </b>
       </div>
       <div className="subhead">Orders not placed, by first reason</div>
-      <div className="blocked">
+      <div className="blocked" data-testid="blocked">
         {BLOCKS.map(([k, label]) => (
           <span key={k} className="blk">
             <i>{label}</i>
