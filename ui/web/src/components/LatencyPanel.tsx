@@ -13,6 +13,7 @@ export function LatencyPanel({ s, revision }: { s: StateFields | null; revision:
   const plots = [hs.find((h) => h.stage === 'tick_to_order'), hs.find((h) => h.stage === 'rtt'), third];
   return (
     <Panel title="Sentinel · latency" className="latency" testId="panel-latency">
+      <div className="table-wrap hist-wrap">
       <table className="grid-table hist-table" data-testid="hist-table">
         <thead>
           <tr>
@@ -42,6 +43,7 @@ export function LatencyPanel({ s, revision }: { s: StateFields | null; revision:
           ))}
         </tbody>
       </table>
+      </div>
       <div className="hist-grid">
         {plots.map((h, i) => (
           <div className="hist-cell" key={i}>
