@@ -30,11 +30,14 @@ cockpit-test: $(COCKPIT_DIR)/node_modules/.package-lock.json
 	cd $(COCKPIT_DIR) && npx --no-install vitest run
 
 ## browser-test: the real engine + cockpit in headless chromium (screenshots in ui/web/test-results/)
+# The supervisor binary is looked up where cargo put it (CARGO_TARGET_DIR honoured).
+COCKPIT_SUPERVISOR = $${CARGO_TARGET_DIR:-target}/release/supervisor
+
 browser-test: cockpit-deps cockpit-build
 	$(CARGO) build --release --locked -p supervisor
-	node $(COCKPIT_DIR)/tests/browser.mjs
+	SUPERVISOR=$(COCKPIT_SUPERVISOR) node $(COCKPIT_DIR)/tests/browser.mjs
 
 ## cockpit-endurance: 10 minutes of 20 Hz updates; JS heap at start and end (for BENCHMARKS.md)
 cockpit-endurance: cockpit-deps cockpit-build
 	$(CARGO) build --release --locked -p supervisor
-	node $(COCKPIT_DIR)/tests/endurance.mjs
+	SUPERVISOR=$(COCKPIT_SUPERVISOR) node $(COCKPIT_DIR)/tests/endurance.mjs

@@ -13,7 +13,7 @@ import { chromium } from 'playwright-core';
 export const HERE = path.dirname(fileURLToPath(import.meta.url));
 export const REPO = path.resolve(HERE, '../../..');
 export const RESULTS = path.resolve(HERE, '../test-results');
-export const SUPERVISOR = process.env.SUPERVISOR ?? path.join(REPO, 'target/release/supervisor');
+export const SUPERVISOR = process.env.SUPERVISOR ? path.resolve(process.env.SUPERVISOR) : path.join(REPO, 'target/release/supervisor');
 export const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
