@@ -68,3 +68,7 @@ chaos:
 ## soak: one hour; resident memory, file descriptors and latency percentiles must stay flat
 soak:
 	SOAK_SECS=$${SOAK_SECS:-3600} $(CARGO) test --locked -p supervisor --test soak -- --nocapture
+
+## fuzz: every cargo-fuzz target for FUZZ_SECONDS each (needs `cargo install cargo-fuzz --locked`)
+fuzz:
+	cd fuzz && for t in fuzz_topology fuzz_venue_protocol fuzz_binance fuzz_lobster fuzz_ui_request fuzz_shm_attach; do mkdir -p /tmp/fuzz-work/$$t && RUSTC_BOOTSTRAP=1 cargo fuzz run -O $$t /tmp/fuzz-work/$$t corpus/$$t -- -max_total_time=$${FUZZ_SECONDS:-60} -max_len=16384 || exit 1; done

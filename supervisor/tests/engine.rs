@@ -534,7 +534,7 @@ fn bad_topologies_exit_2_with_their_specific_error() {
     watchdog(|| {
         let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
         let cases = [
-            ("unknown_kind.ron", ":6:27: actor `b`, field `kind`: unknown kind `oracel`; known kinds: idle"),
+            ("unknown_kind.ron", ":6:27: actor `b`, field `kind`: unknown kind `oracel`; known kinds: execution, feed, idle, idle-process, oracle, sentinel, sonar, ui"),
             ("duplicate_name.ron", ":7:16: actor `twin`, field `name`: duplicate name"),
             ("core_offline.ron", ":5:43: actor `far`, field `core`: core 64 is not online (online cores: "),
             ("two_spinners.ron", ":6:46: actor `second`, field `core`: core 1 already has the busy actor `first`"),
