@@ -539,7 +539,7 @@ fn bad_topologies_exit_2_with_their_specific_error() {
             ("core_offline.ron", ":5:43: actor `far`, field `core`: core 64 is not online (online cores: "),
             ("two_spinners.ron", ":6:46: actor `second`, field `core`: core 1 already has the busy actor `first`"),
             ("spinner_on_housekeeping.ron", ":5:43: actor `hog`, field `core`: a busy actor (idle: Spin) must not run on housekeeping core 0"),
-            ("missing_required.ron", ":5:30: actor `exec`, field `kind`: unknown kind `execution`"),
+            ("missing_required.ron", ":5:30: actor `exec`, field `kind`: a `execution` actor needs a `sentinel` actor"),
             ("syntax_error.ron", ":6:9:"),
             ("unknown_field.ron", "unknown field `prio`"),
             ("bad_strategy.ron", "unknown value `one_for_some`"),
