@@ -5,7 +5,7 @@ CARGO ?= cargo
 TOPOLOGY ?= topology.ron
 SUPERVISOR := target/release/supervisor
 
-.PHONY: all run test deps lint test-rust test-loom build-release check \
+.PHONY: all run test deps lint test-rust test-loom browser-test-dev build-release check \
         bench-ring bench-latency bench-replay bench-control bench-actors chaos soak fuzz
 
 all: test
@@ -24,7 +24,7 @@ check: build-release
 	$(SUPERVISOR) check --topology $(TOPOLOGY)
 
 ## test: everything CI runs: format, lints, every Rust test, cockpit tests, browser test
-test: deps lint test-rust test-loom cockpit-test browser-test
+test: deps lint test-rust test-loom cockpit-test browser-test-dev
 
 deps: cockpit-deps cockpit-build
 
@@ -39,6 +39,11 @@ test-rust:
 test-loom:
 	RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom $(CARGO) test --locked -p runtime --release --test ring_loom
 	RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom $(CARGO) test --locked -p runtime --release --lib loom
+
+## browser-test-dev: the browser test on the test build's supervisor (saves CI a release build)
+browser-test-dev: cockpit-deps cockpit-build
+	$(CARGO) build --locked -p supervisor
+	SUPERVISOR=$(CURDIR)/target/debug/supervisor node ui/web/tests/browser.mjs
 
 ## bench-ring: ring latency and throughput against the floor and its peers (issue 2)
 bench-ring:
