@@ -110,7 +110,9 @@ pub fn prepare(
     let mut strategy = StrategyConfig::load(strategy_file)?;
     strategy.journal_path = work_dir.join("orders.journal").display().to_string();
     strategy.costs_dir = repo_root().join(&strategy.costs_dir).display().to_string();
-    let _ = std::fs::remove_file(&strategy.journal_path);
+    // The engine keeps its journal in a folder named after the engine beside the configured
+    // path (supervisor::builtin): start each bench from an empty one.
+    let _ = std::fs::remove_dir_all(work_dir.join(format!("{}-bench", topo.engine)));
     let strategy_path = work_dir.join("strategy.ron");
     std::fs::write(
         &strategy_path,

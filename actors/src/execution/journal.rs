@@ -38,9 +38,12 @@ pub mod jkind {
     pub const GONE: u8 = 103;
 }
 
-const FILE_MAGIC: [u8; 8] = *b"EXJRNL01";
-const HEADER_LEN: usize = 16;
-const RECORD_MARKER: u32 = 0x4345_524A; // "JREC" little-endian
+/// First bytes of every journal file.
+pub const FILE_MAGIC: [u8; 8] = *b"EXJRNL01";
+/// Bytes before the first record.
+pub const HEADER_LEN: usize = 16;
+/// First word of every record.
+pub const RECORD_MARKER: u32 = 0x4345_524A; // "JREC" little-endian
 const PAYLOAD_LEN: usize = core::mem::size_of::<OrderEvent>();
 /// Bytes per record: marker, CRC, payload.
 pub const RECORD_LEN: usize = 8 + PAYLOAD_LEN;
