@@ -35,7 +35,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 use venue::client::{ClientConfig, OrderClient};
-use venue::protocol::{CancelOrderMsg, Frame, Logon, ModifyOrderMsg, NewOrderMsg};
+use venue::protocol::{CancelOrderMsg, Logon, ModifyOrderMsg, NewOrderMsg};
 
 /// Messages taken from one channel per pass at most (as the live actors' `MAX_BATCH`).
 const MAX_BATCH: usize = 256;
@@ -720,41 +720,9 @@ impl ExecThread {
     fn drain_venue(&mut self) -> anyhow::Result<usize> {
         let buf = &mut self.venue_buf;
         self.client.poll(MAX_BATCH, |_, f| {
-            let ev = match *f {
-                Frame::OrderAccepted(m) => VenueEvent::Accepted {
-                    client_order_id: m.client_order_id,
-                    venue_order_id: m.venue_order_id,
-                },
-                Frame::OrderOpen(m) => VenueEvent::Open {
-                    client_order_id: m.client_order_id,
-                    venue_order_id: m.venue_order_id,
-                },
-                Frame::Fill(m) => VenueEvent::Fill {
-                    client_order_id: m.client_order_id,
-                    price_e8: m.price_e8,
-                    qty_e8: m.qty_e8,
-                    leaves_qty_e8: m.leaves_qty_e8,
-                },
-                Frame::Cancelled(m) => VenueEvent::Cancelled {
-                    client_order_id: m.client_order_id,
-                },
-                Frame::Rejected(m) => VenueEvent::Rejected {
-                    client_order_id: m.client_order_id,
-                    reason: m.reason,
-                },
-                Frame::CancelRejected(m) => VenueEvent::CancelRejected {
-                    client_order_id: m.client_order_id,
-                    reason: m.reason,
-                },
-                Frame::Modified(m) => VenueEvent::Modified {
-                    client_order_id: m.client_order_id,
-                    price_e8: m.price_e8,
-                    qty_e8: m.qty_e8,
-                    leaves_qty_e8: m.leaves_qty_e8,
-                },
-                _ => return,
-            };
-            buf.push(ev);
+            if let Some(ev) = actors::live::venue_event(f) {
+                buf.push(ev);
+            }
         })?;
         let n = self.venue_buf.len();
         let t = monotonic_ns();

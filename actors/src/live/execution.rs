@@ -501,49 +501,15 @@ impl ExecutionActor {
         let buf = &mut self.venue_buf;
         let mut closing = false;
         let r = c.poll(MAX_BATCH, |_, f| {
-            let ev = match *f {
-                Frame::OrderAccepted(m) => VenueEvent::Accepted {
-                    client_order_id: m.client_order_id,
-                    venue_order_id: m.venue_order_id,
-                },
-                Frame::OrderOpen(m) => VenueEvent::Open {
-                    client_order_id: m.client_order_id,
-                    venue_order_id: m.venue_order_id,
-                },
-                Frame::Fill(m) => VenueEvent::Fill {
-                    client_order_id: m.client_order_id,
-                    price_e8: m.price_e8,
-                    qty_e8: m.qty_e8,
-                    leaves_qty_e8: m.leaves_qty_e8,
-                },
-                Frame::Cancelled(m) => VenueEvent::Cancelled {
-                    client_order_id: m.client_order_id,
-                },
-                Frame::Rejected(m) => VenueEvent::Rejected {
-                    client_order_id: m.client_order_id,
-                    reason: m.reason,
-                },
-                Frame::CancelRejected(m) => VenueEvent::CancelRejected {
-                    client_order_id: m.client_order_id,
-                    reason: m.reason,
-                },
-                Frame::Modified(m) => VenueEvent::Modified {
-                    client_order_id: m.client_order_id,
-                    price_e8: m.price_e8,
-                    qty_e8: m.qty_e8,
-                    leaves_qty_e8: m.leaves_qty_e8,
-                },
-                Frame::Error(e) => {
-                    closing |= is_closing(&e);
-                    return;
-                }
-                Frame::Logout(_) => {
-                    closing = true;
-                    return;
-                }
-                _ => return,
-            };
-            buf.push(ev);
+            if let Some(ev) = venue_event(f) {
+                buf.push(ev);
+                return;
+            }
+            match *f {
+                Frame::Error(e) => closing |= is_closing(&e),
+                Frame::Logout(_) => closing = true,
+                _ => {}
+            }
         });
         let read_ns = now_ns();
         let n = self.venue_buf.len();
@@ -710,4 +676,44 @@ impl Drop for ExecutionActor {
         // Whatever the policy, records written before an orderly drop reach the disk.
         let _ = self.journal.sync(now_ns());
     }
+}
+
+/// The order-state change a venue frame reports to the Execution state machine, if any (the
+/// session frames, errors and logouts are the caller's). Shared by every driver of Execution
+/// over the venue protocol.
+pub fn venue_event(frame: &Frame<'_>) -> Option<VenueEvent> {
+    Some(match *frame {
+        Frame::OrderAccepted(m) => VenueEvent::Accepted {
+            client_order_id: m.client_order_id,
+            venue_order_id: m.venue_order_id,
+        },
+        Frame::OrderOpen(m) => VenueEvent::Open {
+            client_order_id: m.client_order_id,
+            venue_order_id: m.venue_order_id,
+        },
+        Frame::Fill(m) => VenueEvent::Fill {
+            client_order_id: m.client_order_id,
+            price_e8: m.price_e8,
+            qty_e8: m.qty_e8,
+            leaves_qty_e8: m.leaves_qty_e8,
+        },
+        Frame::Cancelled(m) => VenueEvent::Cancelled {
+            client_order_id: m.client_order_id,
+        },
+        Frame::Rejected(m) => VenueEvent::Rejected {
+            client_order_id: m.client_order_id,
+            reason: m.reason,
+        },
+        Frame::CancelRejected(m) => VenueEvent::CancelRejected {
+            client_order_id: m.client_order_id,
+            reason: m.reason,
+        },
+        Frame::Modified(m) => VenueEvent::Modified {
+            client_order_id: m.client_order_id,
+            price_e8: m.price_e8,
+            qty_e8: m.qty_e8,
+            leaves_qty_e8: m.leaves_qty_e8,
+        },
+        _ => return None,
+    })
 }

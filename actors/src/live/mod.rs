@@ -41,7 +41,7 @@ mod oracle;
 mod sentinel;
 mod sonar;
 
-pub use execution::{ExecutionActor, REJECT_NOT_SENT};
+pub use execution::{venue_event, ExecutionActor, REJECT_NOT_SENT};
 pub use feed::FeedActor;
 pub use oracle::OracleActor;
 pub use sentinel::SentinelActor;
