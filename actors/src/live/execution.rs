@@ -511,8 +511,9 @@ impl ExecutionActor {
                 _ => {}
             }
         });
-        let read_ns = now_ns();
         let n = self.venue_buf.len();
+        // One clock read for the batch, and none on the (usual) pass without a response.
+        let read_ns = if n > 0 { now_ns() } else { 0 };
         for k in 0..n {
             let ev = self.venue_buf[k];
             self.venue_events += 1;
@@ -527,13 +528,15 @@ impl ExecutionActor {
         n
     }
 
-    fn drain_md(&mut self) -> usize {
+    /// Market data for the last traded price and the touch: stamped with the pass's time (no
+    /// latency is measured here, so no clock read per event).
+    fn drain_md(&mut self, now: u64) -> usize {
         let mut n = 0;
         while n < MAX_BATCH {
             match self.md.poll() {
                 Recv::Msg { msg, .. } => {
                     n += 1;
-                    self.exec.on_md(&msg, now_ns());
+                    self.exec.on_md(&msg, now);
                 }
                 Recv::Overrun { .. } => n += 1,
                 Recv::Empty => break,
@@ -576,8 +579,9 @@ impl ExecutionActor {
         n
     }
 
-    fn timers(&mut self) -> usize {
-        let t = now_ns();
+    /// Gates and due timers at `t`, a fresh clock read taken after the inputs were drained
+    /// (a 200 ms cancel must not leave late because a batch of signals came first).
+    fn timers(&mut self, t: u64) -> usize {
         let gates = self.gates();
         self.exec.on_gates(gates, t, &mut self.xo);
         self.handle_actions(t, false);
@@ -615,10 +619,11 @@ impl Actor for ExecutionActor {
             work += self.try_connect(now);
         }
         work += self.drain_venue();
-        work += self.drain_md();
+        work += self.drain_md(now);
         work += self.drain_signals(true);
-        work += self.timers();
-        self.housekeeping(now_ns());
+        let t = now_ns();
+        work += self.timers(t);
+        self.housekeeping(t);
         work
     }
 
@@ -633,10 +638,11 @@ impl Actor for ExecutionActor {
             work += self.try_connect(now);
         }
         work += self.drain_venue();
-        work += self.drain_md();
+        work += self.drain_md(now);
         work += self.drain_signals(false);
-        work += self.timers();
-        self.housekeeping(now_ns());
+        let t = now_ns();
+        work += self.timers(t);
+        self.housekeeping(t);
         work
     }
 
