@@ -828,6 +828,29 @@ impl ControlBlock {
         true
     }
 
+    /// The heartbeat of a process kind (a child that runs its own main instead of the actor
+    /// loop, such as the UI): the slot goes RUNNING once started, HALTED while the kill switch is
+    /// set and RUNNING again after a re-arm, as the actor loop does for loop actors, then beats.
+    /// Stopping states (STOPPING, STOPPED) are left alone.
+    pub fn beat_process(&self, index: usize, now_ns: u64) {
+        let slot = self.slot(index);
+        let killed = self.is_killed();
+        let state = slot.state();
+        let next = match state {
+            actor_state::STARTING | actor_state::READY | actor_state::HALTED if !killed => {
+                actor_state::RUNNING
+            }
+            actor_state::STARTING | actor_state::READY | actor_state::RUNNING if killed => {
+                actor_state::HALTED
+            }
+            other => other,
+        };
+        if next != state {
+            slot.set_state(next);
+        }
+        slot.beat(now_ns);
+    }
+
     // --- waking idle actors ---
 
     /// The wake sequence: read it before re-checking the kill word, then pass it to

@@ -52,9 +52,11 @@ impl ActorEnv {
         self.slot().set_state(actor_state::RUNNING);
     }
 
-    /// Process kinds: one heartbeat (the supervisor kills an actor whose heartbeat stalls).
+    /// Process kinds: one heartbeat (the supervisor kills an actor whose heartbeat stalls); the
+    /// slot follows the kill switch (HALTED while set) as loop actors' slots do.
     pub fn beat(&self) {
-        self.slot().beat(runtime::clock::monotonic_ns());
+        self.control
+            .beat_process(self.spec.index, runtime::clock::monotonic_ns());
     }
 
     /// Process kinds: whether the supervisor asked this actor to stop.
@@ -267,22 +269,12 @@ impl KindCatalog for Registry {
 /// and nothing else. Beats every millisecond.
 fn idle_process_main(env: &ActorEnv) -> anyhow::Result<()> {
     env.set_running();
-    let mut halted = false;
     // Bounded by the stop request; a lost supervisor kills this process (PR_SET_PDEATHSIG).
     loop {
         env.beat();
         if env.stop_requested() {
             env.slot().set_state(actor_state::STOPPED);
             return Ok(());
-        }
-        let killed = env.control.is_killed();
-        if killed != halted {
-            halted = killed;
-            env.slot().set_state(if killed {
-                actor_state::HALTED
-            } else {
-                actor_state::RUNNING
-            });
         }
         std::thread::sleep(std::time::Duration::from_millis(1));
     }

@@ -264,11 +264,9 @@ impl EngineView for ShmView {
 
     fn heartbeat(&self, now_ns: u64) {
         let Ok(cb) = self.block() else { return };
-        if let Some(slot) = self.own(&cb).map(|i| cb.slot(i)) {
-            if matches!(slot.state(), actor_state::STARTING | actor_state::READY) {
-                slot.set_state(actor_state::RUNNING);
-            }
-            slot.beat(now_ns);
+        if let Some(i) = self.own(&cb) {
+            // HALTED while the kill switch is set, like every other actor's slot.
+            cb.beat_process(i, now_ns);
         }
     }
 
