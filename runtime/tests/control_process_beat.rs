@@ -25,5 +25,9 @@ fn a_process_slot_follows_start_kill_rearm_and_leaves_stopping_alone() {
     slot.set_state(actor_state::STOPPING);
     assert!(cb.kill("test", "again"));
     cb.beat_process(0, 40);
-    assert_eq!(slot.state(), actor_state::STOPPING, "a stopping process is not re-labelled");
+    assert_eq!(
+        slot.state(),
+        actor_state::STOPPING,
+        "a stopping process is not re-labelled"
+    );
 }
