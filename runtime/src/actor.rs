@@ -13,7 +13,11 @@
 //! 4. [`Actor::poll`] while running, [`Actor::poll_halted`] (never sends orders) while halted;
 //! 5. processing latency of passes that did work into a local HdrHistogram; its percentiles and
 //!    the actor's counters published a few times a second, on a pass without work;
-//! 6. idle by the actor's [`IdleStrategy`] when the pass did nothing.
+//! 6. idle by the actor's [`IdleStrategy`] when the pass did nothing. Its sleeping phase parks
+//!    on the actor's doorbell: the loop marks the actor parked, polls once more (a message that
+//!    landed meanwhile is handled, not slept through), then waits on the futex until a producer
+//!    of one of its [`Actor::wake_topics`] calls `ControlBlock::notify`, the kill switch flips,
+//!    the back-off sleep ends or [`Actor::next_deadline_ns`] comes.
 //!
 //! Deadlines (200 ms cancels, lockdown timers) belong in `poll`, checked against `now_ns` every
 //! pass, never in executor timers (see `shared/notes/glommio.md`).
@@ -53,6 +57,19 @@ pub trait Actor {
 
     /// Counters to publish in the actor's slot (messages in/out, errors); `None` to leave them.
     fn counters(&self) -> Option<ActorCounters> {
+        None
+    }
+
+    /// The topics ([`crate::control::topic`]) whose producers should wake this actor when it
+    /// sleeps idle: its inputs on the critical path. Default: none (it wakes on its back-off
+    /// timer, the kill switch or a re-arm only).
+    fn wake_topics(&self) -> u32 {
+        0
+    }
+
+    /// The next time (monotonic ns) at which `poll` has something due without any input (a
+    /// paced send, a timer); an idle sleep ends by then. Default: none.
+    fn next_deadline_ns(&self) -> Option<u64> {
         None
     }
 }
@@ -111,6 +128,8 @@ pub struct ActorLoop<C: Clock = MonotonicClock> {
     proc_stage: Option<u32>,
     publish_interval_ns: u64,
     last_publish_ns: u64,
+    /// A kill was seen: publish the kill-latency histogram at the next pass.
+    kill_hist_pending: bool,
 }
 
 impl<C: Clock> ActorLoop<C> {
@@ -144,6 +163,7 @@ impl<C: Clock> ActorLoop<C> {
             proc_stage: None,
             publish_interval_ns: DEFAULT_PUBLISH_INTERVAL_NS,
             last_publish_ns: 0,
+            kill_hist_pending: false,
         })
     }
 
@@ -212,9 +232,20 @@ impl<C: Clock> ActorLoop<C> {
         if !self.started {
             self.started = true;
             self.last_publish_ns = now_ns;
+            // A predecessor killed while parked may have left its parked bit set.
+            self.control.park_end(self.slot_index);
+            self.control
+                .set_wake_topics(self.slot_index, actor.wake_topics());
             self.control
                 .slot(self.slot_index)
                 .set_state(actor_state::RUNNING);
+        }
+
+        if self.kill_hist_pending {
+            self.kill_hist_pending = false;
+            if let Some(publisher) = self.publisher.as_mut() {
+                let _ = publisher.publish(hist::stage::KILL_SWITCH, &self.kill_latency, now_ns);
+            }
         }
 
         let kill_word = self.control.kill_word();
@@ -244,16 +275,13 @@ impl<C: Clock> ActorLoop<C> {
             return PassOutcome::Stop;
         }
 
-        let work = if self.halted {
+        let mut work = if self.halted {
             actor.poll_halted(now_ns)
         } else {
             actor.poll(now_ns)
         };
         if work > 0 {
-            let took_ns = self.clock.now_ns().saturating_sub(now_ns);
-            self.proc_total.saturating_record(took_ns);
-            self.proc_interval.saturating_record(took_ns);
-            slot.add_work(work as u64);
+            self.record_work(work, now_ns);
         }
 
         let since_publish_ns = now_ns.saturating_sub(self.last_publish_ns);
@@ -263,21 +291,63 @@ impl<C: Clock> ActorLoop<C> {
             self.publish(actor, now_ns);
         }
 
-        // Sleep on the control block's wake word rather than a plain sleep, so a kill or re-arm
-        // reaches an idle actor at once. The sequence is read before the kill word is checked
-        // again: a flip in between bumps it and the futex returns immediately.
-        let control = &self.control;
+        // Sleep on this actor's doorbell rather than a plain sleep: producers of its wake
+        // topics and the kill switch ring it, so an idle actor runs as soon as its input
+        // arrives. The sleep ends by the actor's next deadline. Parking is announced before
+        // the inputs and the kill word are checked once more, so nothing published or flipped
+        // in between is slept through (see `ControlBlock::park_begin`).
+        let deadline_ns = if work == 0 {
+            actor.next_deadline_ns()
+        } else {
+            None
+        };
+        let (control, clock, slot_index, halted) =
+            (&self.control, &self.clock, self.slot_index, self.halted);
+        let mut late = None;
         self.idler.idle_with(work, |us| {
-            let seq = control.wake_seq();
-            if control.kill_word() == kill_word {
-                control.wait_for_wake(seq, us);
+            let mut sleep_us = us;
+            if let Some(deadline_ns) = deadline_ns {
+                let now_ns = clock.now_ns();
+                if deadline_ns <= now_ns {
+                    return;
+                }
+                let until_us = (deadline_ns - now_ns).div_ceil(1_000);
+                sleep_us = sleep_us.min(u32::try_from(until_us).unwrap_or(u32::MAX));
             }
+            let seq = control.park_begin(slot_index);
+            if control.kill_word() == kill_word {
+                let now_ns = clock.now_ns();
+                let found = if halted {
+                    actor.poll_halted(now_ns)
+                } else {
+                    actor.poll(now_ns)
+                };
+                if found == 0 {
+                    control.park_wait(slot_index, seq, sleep_us);
+                } else {
+                    late = Some((found, now_ns));
+                }
+            }
+            control.park_end(slot_index);
         });
+        if let Some((found, at_ns)) = late {
+            // Work that arrived while parking: done by the re-check, counted like any other.
+            self.idler.reset();
+            self.record_work(found, at_ns);
+            work = found;
+        }
         match (self.halted, work) {
             (true, work) => PassOutcome::Halted(work),
             (false, 0) => PassOutcome::Idle,
             (false, work) => PassOutcome::Worked(work),
         }
+    }
+
+    fn record_work(&mut self, work: usize, started_ns: u64) {
+        let took_ns = self.clock.now_ns().saturating_sub(started_ns);
+        self.proc_total.saturating_record(took_ns);
+        self.proc_interval.saturating_record(took_ns);
+        self.control.slot(self.slot_index).add_work(work as u64);
     }
 
     fn on_kill_seen(&mut self, actor: &mut dyn Actor, word: u64, pass_start_ns: u64) {
@@ -301,10 +371,9 @@ impl<C: Clock> ActorLoop<C> {
             slot.set_state(actor_state::HALTED);
         }
         self.kill_latency.saturating_record(latency_ns);
-        if let Some(publisher) = self.publisher.as_mut() {
-            // Rare event: publish at once so the cockpit shows it without waiting.
-            let _ = publisher.publish(hist::stage::KILL_SWITCH, &self.kill_latency, now_ns);
-        }
+        // Rare event: published at the start of the next pass, so the cockpit shows it within
+        // one pass but the actors sharing this core see the kill before the copy is made.
+        self.kill_hist_pending = self.publisher.is_some();
     }
 
     fn publish(&mut self, actor: &mut dyn Actor, now_ns: u64) {

@@ -265,9 +265,41 @@ pub struct ActorSlot {
     errors: AtomicU64,
     latency_p50_ns: AtomicU64,
     latency_p99_ns: AtomicU64,
-    // Line 3: spare, so fields can be added without moving the others.
+    // Line 3: counters' time (the actor, a few times a second) and the doorbell (producers
+    // read `wake_topics` and bump `doorbell_seq` only while the actor is parked).
     counters_updated_ns: AtomicU64,
-    _line3: [u64; 7],
+    /// The futex word this actor sleeps on when idle: bumped by whoever wants it awake (a
+    /// producer of a topic it waits for, the kill switch).
+    doorbell_seq: AtomicU32,
+    /// Topics ([`topic`]) whose producers wake this actor; written by the actor at start.
+    wake_topics: AtomicU32,
+    _line3: [u64; 6],
+}
+
+/// Wake-up topics: one bit per stream that an idle actor can ask to be woken for. A producer
+/// calls [`ControlBlock::notify`] with its topic after publishing; an actor names the topics it
+/// waits for with [`crate::actor::Actor::wake_topics`].
+pub mod topic {
+    /// `md.ring` (Feed → Oracle, Sonar, …).
+    pub const MD: u32 = 1 << 0;
+    /// `signal.ring` (Oracle → Execution).
+    pub const SIGNAL: u32 = 1 << 1;
+    /// `intent.ring` (a user strategy → Execution).
+    pub const INTENT: u32 = 1 << 2;
+    /// `orders.ring` (Execution → Sentinel).
+    pub const ORDERS: u32 = 1 << 3;
+    /// The first bit free for users' own streams (bits 16..32).
+    pub const FIRST_USER: u32 = 1 << 16;
+}
+
+/// Which actors are parked (bit = slot index), on its own line: written only when an actor
+/// parks or unparks, read by producers after every publication.
+#[repr(C, align(64))]
+struct WakeLine {
+    parked_mask: AtomicU64,
+    /// Doorbells rung (all actors), for tests and `status`.
+    doorbells_rung: AtomicU64,
+    _pad: [u64; 6],
 }
 
 #[repr(C)]
@@ -284,10 +316,13 @@ struct ControlLayout {
     execution: SeqLock<ExecutionTelemetry>,
     feed: SeqLock<FeedTelemetry>,
     actors: [ActorSlot; MAX_ACTORS],
+    wake: WakeLine,
 }
 
 #[cfg(not(loom))]
 const _: () = {
+    assert!(core::mem::size_of::<WakeLine>() == 64);
+    assert!(MAX_ACTORS <= 64, "parked_mask has one bit per actor");
     assert!(core::mem::size_of::<EngineLine>() == 64);
     assert!(core::mem::size_of::<KillLine>() == 64);
     assert!(core::mem::size_of::<GatesLine>() == 64);
@@ -860,46 +895,122 @@ impl ControlBlock {
         self.layout().kill.wake_seq.load(Ordering::Acquire)
     }
 
-    /// Wake every actor sleeping in [`ControlBlock::wait_for_wake`], in every process.
+    /// Wake every actor sleeping in [`ControlBlock::wait_for_wake`] or parked on its doorbell
+    /// ([`ControlBlock::park_wait`]), in every process.
     pub fn wake_all(&self) {
+        // Doorbells first: they are what idle actors sleep on.
+        // Every doorbell, parked or not: an actor between `park_begin` and its wait has already
+        // read its doorbell, so the bump makes that wait return at once.
+        // (Bounded by the slots that exist: the count is read from a file that may be hostile.)
+        for index in 0..self.actor_count().min(MAX_ACTORS) {
+            self.ring_doorbell(index);
+        }
         let word = &self.layout().kill.wake_seq;
         word.fetch_add(1, Ordering::AcqRel);
-        // Safety: `word` is a valid, aligned u32 inside the live shared mapping; FUTEX_WAKE (not
-        // the private variant, which would not reach other processes) only reads its address.
-        unsafe {
-            libc::syscall(
-                libc::SYS_futex,
-                word.as_ptr(),
-                libc::FUTEX_WAKE,
-                i32::MAX,
-                std::ptr::null::<libc::timespec>(),
-                std::ptr::null::<u32>(),
-                0u32,
-            );
+        futex_wake(word);
+    }
+
+    // --- doorbells: waking idle actors when their input arrives ---
+
+    /// Declare the topics ([`topic`]) whose producers wake actor `index` when it is parked
+    /// (the actor loop writes this from [`crate::actor::Actor::wake_topics`] at start).
+    pub fn set_wake_topics(&self, index: usize, topics: u32) {
+        self.slot(index)
+            .wake_topics
+            .store(topics, Ordering::Release);
+    }
+
+    /// The topics actor `index` waits for.
+    pub fn wake_topics(&self, index: usize) -> u32 {
+        self.slot(index).wake_topics.load(Ordering::Acquire)
+    }
+
+    /// Call after publishing on `topics` (after the ring's own Release stores): wakes each
+    /// parked actor that waits for one of them. When nobody is parked (a busy-spin topology,
+    /// or a loaded one) this is one fence and one load; returns how many doorbells it rang.
+    #[inline]
+    pub fn notify(&self, topics: u32) -> u32 {
+        // SeqCst fence: orders the ring's stores before the load of the parked mask, against
+        // the parker's SeqCst RMW on the mask before it re-polls (Dekker): either the parker's
+        // re-poll sees the message or this load sees its parked bit.
+        std::sync::atomic::fence(Ordering::SeqCst);
+        let parked = self.layout().wake.parked_mask.load(Ordering::Relaxed);
+        if parked == 0 {
+            return 0;
         }
+        self.notify_parked(parked, topics)
+    }
+
+    #[cold]
+    fn notify_parked(&self, mut parked: u64, topics: u32) -> u32 {
+        let mut rung = 0;
+        let count = self.actor_count().min(MAX_ACTORS);
+        while parked != 0 {
+            let index = parked.trailing_zeros() as usize;
+            parked &= parked - 1;
+            if index < count && self.wake_topics(index) & topics != 0 {
+                self.ring_doorbell(index);
+                rung += 1;
+            }
+        }
+        rung
+    }
+
+    /// Wake actor `index` if it is parked on its doorbell (a harmless bump otherwise).
+    pub fn ring_doorbell(&self, index: usize) {
+        let word = &self.slot(index).doorbell_seq;
+        word.fetch_add(1, Ordering::AcqRel);
+        self.layout()
+            .wake
+            .doorbells_rung
+            .fetch_add(1, Ordering::Relaxed);
+        futex_wake(word);
+    }
+
+    /// Doorbells rung since the block was created (all actors).
+    pub fn doorbells_rung(&self) -> u64 {
+        self.layout().wake.doorbells_rung.load(Ordering::Relaxed)
+    }
+
+    /// Whether actor `index` is parked now.
+    pub fn is_parked(&self, index: usize) -> bool {
+        index < 64 && self.layout().wake.parked_mask.load(Ordering::Acquire) & (1 << index) != 0
+    }
+
+    /// Actor `index` is about to sleep: mark it parked and return its doorbell's value. The
+    /// caller must then re-check its inputs (and the kill word), sleep with
+    /// [`ControlBlock::park_wait`] and this value only if they are still empty, and call
+    /// [`ControlBlock::park_end`] in every case. A publication in between is never missed: its
+    /// [`ControlBlock::notify`] either is seen by the re-check or sees the parked bit.
+    pub fn park_begin(&self, index: usize) -> u32 {
+        debug_assert!(index < 64);
+        // SeqCst RMW: the parked bit is visible before the re-check's loads (see `notify`).
+        self.layout()
+            .wake
+            .parked_mask
+            .fetch_or(1 << index, Ordering::SeqCst);
+        self.slot(index).doorbell_seq.load(Ordering::Acquire)
+    }
+
+    /// Sleep up to `timeout_us`, or until actor `index`'s doorbell rings after `seen_seq` was
+    /// read by [`ControlBlock::park_begin`]. May return early; callers re-check anyway.
+    pub fn park_wait(&self, index: usize, seen_seq: u32, timeout_us: u32) {
+        futex_wait(&self.slot(index).doorbell_seq, seen_seq, timeout_us);
+    }
+
+    /// Actor `index` is awake again: producers stop ringing its doorbell.
+    pub fn park_end(&self, index: usize) {
+        debug_assert!(index < 64);
+        self.layout()
+            .wake
+            .parked_mask
+            .fetch_and(!(1 << index), Ordering::Release);
     }
 
     /// Sleep up to `timeout_us`, or until [`ControlBlock::wake_all`] runs after `seen_seq` was
     /// read. Returns early (spuriously) at times: callers re-check their state every pass anyway.
     pub fn wait_for_wake(&self, seen_seq: u32, timeout_us: u32) {
-        let word = &self.layout().kill.wake_seq;
-        let timeout = libc::timespec {
-            tv_sec: (timeout_us / 1_000_000) as libc::time_t,
-            tv_nsec: ((timeout_us % 1_000_000) * 1_000) as libc::c_long,
-        };
-        // Safety: as in `wake_all`; the kernel compares the word with `seen_seq` atomically and
-        // sleeps only while they are equal, at most `timeout`, which lives across the call.
-        unsafe {
-            libc::syscall(
-                libc::SYS_futex,
-                word.as_ptr(),
-                libc::FUTEX_WAIT,
-                seen_seq,
-                &timeout as *const libc::timespec,
-                std::ptr::null::<u32>(),
-                0u32,
-            );
-        }
+        futex_wait(&self.layout().kill.wake_seq, seen_seq, timeout_us);
     }
 
     /// Who set the kill switch, when and why; `None` while armed.
@@ -1233,6 +1344,44 @@ impl ControlBlock {
     pub fn actors(&self) -> impl ExactSizeIterator<Item = &ActorSlot> + '_ {
         let n = self.actor_count().min(MAX_ACTORS);
         self.layout().actors[..n].iter()
+    }
+}
+
+/// FUTEX_WAKE every waiter on `word` (the shared variant: waiters live in other processes).
+fn futex_wake(word: &AtomicU32) {
+    // Safety: `word` is a valid, aligned u32 inside the live shared mapping; FUTEX_WAKE (not
+    // the private variant, which would not reach other processes) only reads its address.
+    unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            word.as_ptr(),
+            libc::FUTEX_WAKE,
+            i32::MAX,
+            std::ptr::null::<libc::timespec>(),
+            std::ptr::null::<u32>(),
+            0u32,
+        );
+    }
+}
+
+/// FUTEX_WAIT on `word` while it holds `seen`, at most `timeout_us`.
+fn futex_wait(word: &AtomicU32, seen: u32, timeout_us: u32) {
+    let timeout = libc::timespec {
+        tv_sec: (timeout_us / 1_000_000) as libc::time_t,
+        tv_nsec: ((timeout_us % 1_000_000) * 1_000) as libc::c_long,
+    };
+    // Safety: as in `futex_wake`; the kernel compares the word with `seen` atomically and
+    // sleeps only while they are equal, at most `timeout`, which lives across the call.
+    unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            word.as_ptr(),
+            libc::FUTEX_WAIT,
+            seen,
+            &timeout as *const libc::timespec,
+            std::ptr::null::<u32>(),
+            0u32,
+        );
     }
 }
 

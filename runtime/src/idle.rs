@@ -8,10 +8,14 @@
 //! idle: Backoff(spin_iterations: 100, yield_iterations: 10, min_sleep_us: 50, max_sleep_us: 1000),
 //! ```
 //!
-//! Parking through a futex costs tens of µs per wake-up (see `shared/notes/ipc-latency.md`), so
-//! there is no park strategy: the slowest mode is a bounded sleep, after which the loop checks
-//! its rings and the kill switch again. The sleep cap bounds how long an idle actor takes to
-//! notice the kill switch.
+//! The sleeping phase of `Backoff` is a park on the actor's doorbell (a futex in the control
+//! block, see `ControlBlock::park_begin`): the producers of the actor's wake topics and the kill
+//! switch ring it, so a parked actor runs as soon as its input arrives; the sleep length only
+//! bounds how long it parks when nothing rings (heartbeats keep advancing). A wake-up through
+//! the futex costs ~10 µs on the 2-vCPU VM, so on a shared core the hot chain yields a few dozen
+//! times before parking: while events flow, the core passes round the chain without a wake-up.
+//! Spinning on a shared core is the one thing to avoid: the spinner holds the core that the
+//! neighbour it just woke needs (BENCHMARKS.md, "Idle strategies on a shared core").
 
 use serde::{Deserialize, Serialize};
 use std::time::Duration;

@@ -310,6 +310,10 @@ fn kill_latency_is_published_to_the_kill_switch_stage() {
     clock.advance(2_000);
     oracle.run_pass(&mut b); // 3,000 ns late
     let mut reader = HistogramReader::new(region);
+    // Published at the pass after the one that saw the kill (the sight itself stays short).
+    assert!(reader.read(stage::KILL_SWITCH).is_none());
+    feed.run_pass(&mut a);
+    oracle.run_pass(&mut b);
     let h = reader.read(stage::KILL_SWITCH).expect("both published");
     assert_eq!(h.len(), 2);
     assert_eq!(h.min(), 1_000);
