@@ -14,13 +14,14 @@ use crate::ctl::{BenchCtl, StepCmd, StepReport};
 use crate::synth::{Schedule, SynthBook};
 use runtime::actor::Actor;
 use runtime::clock::{monotonic_ns, wall_clock_ns};
-use runtime::control::ActorCounters;
+use runtime::control::{topic, ActorCounters, ControlBlock};
 use runtime::msg::{MdEvent, Stamps};
 use runtime::ring::Publisher;
 use runtime::rings::{MdRing, MD_RING};
 use runtime::shm::ShmDir;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// Events published per pass at most (a late generator catches up in bounded passes).
 pub const MAX_BATCH: u64 = 256;
@@ -63,14 +64,22 @@ pub struct SyntheticFeed {
     total: u64,
     /// wall − monotonic, for `exchange_ns`.
     wall_offset_ns: i64,
+    /// Where md.ring's parked readers are woken (`None`: nobody to wake, as in unit tests).
+    control: Option<Arc<ControlBlock>>,
 }
 
 impl SyntheticFeed {
     /// Attach to `md.ring` in `dir` and to the control file.
-    pub fn new(dir: &ShmDir, cfg: &SyntheticFeedConfig) -> anyhow::Result<Self> {
+    pub fn new(
+        dir: &ShmDir,
+        control: Arc<ControlBlock>,
+        cfg: &SyntheticFeedConfig,
+    ) -> anyhow::Result<Self> {
         let md = MdRing::attach(dir, MD_RING)?.publisher()?;
         let ctl = BenchCtl::attach(&cfg.control_path)?;
-        Ok(Self::with_parts(cfg.book, md, ctl))
+        let mut feed = Self::with_parts(cfg.book, md, ctl);
+        feed.control = Some(control);
+        Ok(feed)
     }
 
     pub fn with_parts(book: SynthBook, md: Publisher<MdEvent, 65_536>, ctl: BenchCtl) -> Self {
@@ -89,6 +98,7 @@ impl SyntheticFeed {
             next: 0,
             total,
             wall_offset_ns: wall_clock_ns() as i64 - monotonic_ns() as i64,
+            control: None,
         }
     }
 }
@@ -136,11 +146,28 @@ impl Actor for SyntheticFeed {
             self.report.last_publish_ns = t;
         }
         if work > 0 {
+            // Like Feed: wake md.ring's parked readers once per batch.
+            if let Some(control) = &self.control {
+                control.notify(topic::MD);
+            }
             self.report.published = self.next;
             self.report.total = self.total;
             self.ctl.report(&self.report);
         }
         work
+    }
+
+    /// The next event's intended send time: the loop's idle sleep ends then, as a real Feed's
+    /// ends when its socket has data.
+    fn next_deadline_ns(&self) -> Option<u64> {
+        if self.next >= self.cmd.events || self.cmd.rate_per_s == 0 {
+            return None;
+        }
+        let schedule = Schedule {
+            start_ns: self.cmd.start_ns,
+            rate_per_s: self.cmd.rate_per_s,
+        };
+        Some(schedule.intended_ns(self.next))
     }
 
     fn counters(&self) -> Option<ActorCounters> {

@@ -39,7 +39,10 @@ pub fn registry() -> Registry {
                 )
             })?;
             let cfg = SyntheticFeedConfig::load(path)?;
-            Ok(Box::new(SyntheticFeed::new(&env.dir, &cfg)?) as Box<dyn Actor>)
+            Ok(
+                Box::new(SyntheticFeed::new(&env.dir, env.control.clone(), &cfg)?)
+                    as Box<dyn Actor>,
+            )
         },
     )
     .expect("synthetic-feed is a new kind");

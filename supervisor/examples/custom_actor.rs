@@ -28,11 +28,12 @@
 use std::process::ExitCode;
 
 use runtime::actor::Actor;
-use runtime::control::ActorCounters;
+use runtime::control::{topic, ActorCounters, ControlBlock};
 use runtime::msg::{intent_action, md_kind, order_type, side, tif, OrderIntent, PRICE_SCALE};
 use runtime::ring::{Producer, Recv, Subscriber};
 use runtime::rings::{IntentRing, MdRing, INTENT_RING, MD_RING};
 use serde::Deserialize;
+use std::sync::Arc;
 use supervisor::{run_cli, ActorEnv, Registry};
 
 /// Messages handled per `poll` at most: a limit, so the loop comes back to the kill switch and
@@ -72,6 +73,8 @@ struct Momentum {
     cfg: MomentumConfig,
     md: Subscriber<runtime::msg::MdEvent, 65_536>,
     intents: Producer<OrderIntent, 4_096>,
+    /// To ring Execution's doorbell after pushing an intent (it may be parked).
+    control: Arc<ControlBlock>,
     /// Price at which the current move started.
     anchor_e8: Option<i64>,
     seq: u64,
@@ -92,6 +95,7 @@ impl Momentum {
             cfg,
             md,
             intents,
+            control: env.control.clone(),
             anchor_e8: None,
             seq: 0,
             counters: ActorCounters::default(),
@@ -144,7 +148,11 @@ impl Actor for Momentum {
                         // A full ring means Execution is behind: drop the idea rather than
                         // block (a stale momentum signal is worth nothing), and count it.
                         match self.intents.try_push(&intent) {
-                            Ok(_) => self.counters.msgs_out += 1,
+                            Ok(_) => {
+                                self.counters.msgs_out += 1;
+                                // Wake the parked readers of intent.ring (a fence and a load if none).
+                                self.control.notify(topic::INTENT);
+                            }
                             Err(_) => self.counters.errors += 1,
                         }
                     }
@@ -168,6 +176,12 @@ impl Actor for Momentum {
 
     fn counters(&self) -> Option<ActorCounters> {
         Some(self.counters)
+    }
+
+    /// Feed's market data wakes this actor when it is parked (idle `Backoff`), so a trade is
+    /// acted on at once rather than after the back-off sleep.
+    fn wake_topics(&self) -> u32 {
+        topic::MD
     }
 }
 

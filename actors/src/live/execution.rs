@@ -29,7 +29,7 @@ use crate::execution::journal::{jkind, Journal};
 use crate::execution::{ExecAction, ExecActions, Execution, Gates, VenueEvent, MAX_OPEN_ORDERS};
 use crate::sonar::Regime;
 use runtime::actor::Actor;
-use runtime::control::{ActorCounters, ControlBlock};
+use runtime::control::{topic, ActorCounters, ControlBlock};
 use runtime::hist::stage;
 use runtime::msg::{order_event_kind as oek, order_type, tif, MdEvent, OrderEvent, Signal, Stamps};
 use runtime::ring::broadcast::{Recv, Subscriber};
@@ -100,6 +100,8 @@ pub struct ExecutionActor {
     report_drops: u64,
     reconciliations: u64,
     logons: u64,
+    /// Reports pushed on orders.ring since Sentinel was last notified (once per pass).
+    orders_to_notify: bool,
 }
 
 impl ExecutionActor {
@@ -130,6 +132,7 @@ impl ExecutionActor {
         let mut name = [0u8; 16];
         runtime::msg::put_str(&mut name, "execution");
         Ok(ExecutionActor {
+            orders_to_notify: false,
             exec,
             journal,
             journal_path: env.journal_path,
@@ -370,6 +373,8 @@ impl ExecutionActor {
                     }
                     if self.orders_out.try_push(&ev).is_err() {
                         self.report_drops += 1;
+                    } else {
+                        self.orders_to_notify = true;
                     }
                 }
                 ExecAction::SendNew {
@@ -591,6 +596,15 @@ impl ExecutionActor {
         n
     }
 
+    /// Wake a parked Sentinel once per pass for the reports pushed in it (after the orders'
+    /// bytes left: never on the tick-to-order path).
+    fn notify_sentinel(&mut self) {
+        if self.orders_to_notify {
+            self.orders_to_notify = false;
+            self.control.notify(topic::ORDERS);
+        }
+    }
+
     fn kill_now(&mut self, now: u64) {
         self.exec.on_kill(now, &mut self.xo);
         self.handle_actions(now, false);
@@ -624,6 +638,7 @@ impl Actor for ExecutionActor {
         let t = now_ns();
         work += self.timers(t);
         self.housekeeping(t);
+        self.notify_sentinel();
         work
     }
 
@@ -643,6 +658,7 @@ impl Actor for ExecutionActor {
         let t = now_ns();
         work += self.timers(t);
         self.housekeeping(t);
+        self.notify_sentinel();
         work
     }
 
@@ -666,6 +682,13 @@ impl Actor for ExecutionActor {
         self.stages.maybe_publish(now, true);
         let tel = self.exec.telemetry(now);
         self.control.execution_telemetry().write(&tel);
+    }
+
+    fn wake_topics(&self) -> u32 {
+        // Signals trigger orders. Market data is drained on the same wake-up (Oracle's signal
+        // is published after the event it read); acknowledgements arrive on the venue socket,
+        // read at the next pass. (intent.ring is not read by this Execution yet.)
+        topic::SIGNAL
     }
 
     fn counters(&self) -> Option<ActorCounters> {

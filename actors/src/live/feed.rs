@@ -2,7 +2,7 @@
 
 use super::{now_ns, ring_err, LiveEnv, LiveError, MAX_BATCH, PUBLISH_INTERVAL_NS};
 use runtime::actor::Actor;
-use runtime::control::{ActorCounters, ControlBlock};
+use runtime::control::{topic, ActorCounters, ControlBlock};
 use runtime::msg::MdEvent;
 use runtime::ring::broadcast::Publisher;
 use runtime::rings::{MdRing, MD_RING};
@@ -130,6 +130,7 @@ impl FeedActor {
     /// Publish the Feed's events (stamping `publish_ns`) and send its snapshot requests.
     fn flush_actions(&mut self) -> usize {
         let n = self.actions.len();
+        let published_before = self.published;
         for a in self.actions.drain(..) {
             match a {
                 FeedAction::Publish(mut ev) => {
@@ -148,6 +149,10 @@ impl FeedActor {
                     }
                 }
             }
+        }
+        if self.published != published_before {
+            // Wake the parked readers of md.ring (Oracle, Sonar) once per batch.
+            self.control.notify(topic::MD);
         }
         n
     }

@@ -3,7 +3,7 @@
 use super::{cursor, now_ns, ring_err, LiveEnv, LiveError, Stages, MAX_BATCH, PUBLISH_INTERVAL_NS};
 use crate::oracle::Oracle;
 use runtime::actor::Actor;
-use runtime::control::{ActorCounters, ControlBlock};
+use runtime::control::{topic, ActorCounters, ControlBlock};
 use runtime::hist::stage;
 use runtime::msg::{MdEvent, Signal};
 use runtime::ring::broadcast::{Recv, Subscriber};
@@ -74,7 +74,11 @@ impl Actor for OracleActor {
                     if let Some(mut sig) = self.oracle.on_md(&msg, t) {
                         sig.stamps.publish_ns = now_ns();
                         match self.signals.try_push(&sig) {
-                            Ok(_) => self.sent += 1,
+                            Ok(_) => {
+                                self.sent += 1;
+                                // At once, not per batch: the signal is the order's trigger.
+                                self.control.notify(topic::SIGNAL);
+                            }
                             Err(_) => self.dropped += 1,
                         }
                     }
@@ -106,6 +110,10 @@ impl Actor for OracleActor {
 
     fn on_stop(&mut self, now: u64) {
         self.stages.maybe_publish(now, true);
+    }
+
+    fn wake_topics(&self) -> u32 {
+        topic::MD
     }
 
     fn counters(&self) -> Option<ActorCounters> {

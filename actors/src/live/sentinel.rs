@@ -4,7 +4,7 @@
 use super::{cursor, now_ns, ring_err, LiveEnv, LiveError, Stages, MAX_BATCH, PUBLISH_INTERVAL_NS};
 use crate::sentinel::{Sentinel, SentinelAction, SentinelActions};
 use runtime::actor::Actor;
-use runtime::control::{actor_state, ActorCounters, ControlBlock};
+use runtime::control::{actor_state, topic, ActorCounters, ControlBlock};
 use runtime::hist::stage;
 use runtime::msg::{md_kind, order_event_kind as oek, Emergency, MdEvent, OrderEvent};
 use runtime::ring::broadcast::{Recv, Subscriber};
@@ -245,6 +245,11 @@ impl Actor for SentinelActor {
 
     fn on_stop(&mut self, now: u64) {
         self.stages.maybe_publish(now, true);
+    }
+
+    fn wake_topics(&self) -> u32 {
+        // Order reports drive OTR, limits and the round trip.
+        topic::ORDERS
     }
 
     fn counters(&self) -> Option<ActorCounters> {

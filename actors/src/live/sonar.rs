@@ -3,7 +3,7 @@
 use super::{cursor, now_ns, ring_err, LiveEnv, LiveError, MAX_BATCH, PUBLISH_INTERVAL_NS};
 use crate::sonar::{Sonar, SonarOutput};
 use runtime::actor::Actor;
-use runtime::control::{ActorCounters, ControlBlock};
+use runtime::control::{topic, ActorCounters, ControlBlock};
 use runtime::msg::MdEvent;
 use runtime::ring::broadcast::{Recv, Subscriber};
 use runtime::rings::{MdRing, MD_RING};
@@ -92,6 +92,11 @@ impl Actor for SonarActor {
     fn poll_halted(&mut self, now: u64) -> usize {
         // The regime and gate stay current while halted, so a re-arm starts from the truth.
         self.poll(now)
+    }
+
+    fn wake_topics(&self) -> u32 {
+        // Every event feeds the entropy and the zero-trust checks: close the gate promptly.
+        topic::MD
     }
 
     fn counters(&self) -> Option<ActorCounters> {
