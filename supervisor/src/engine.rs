@@ -226,6 +226,33 @@ pub struct Supervisor {
     listener: UnixListener,
     _lock: File,
     seen_kill_generation: u64,
+    /// The CPU mask the supervisor was started with: every child gets it back before exec (it
+    /// checks its core against it, then pins itself), while the supervisor's own loop runs on
+    /// the housekeeping cores.
+    spawn_affinity: libc::cpu_set_t,
+}
+
+/// Pin the calling (supervisor) thread to the housekeeping cores, so its ticks never take a
+/// hot core's time; returns the mask it had before, which children get back.
+fn pin_to_housekeeping(cores: &[usize]) -> Result<libc::cpu_set_t, EngineError> {
+    // Safety: cpu_set_t is plain data; zeroed is a valid empty set.
+    let mut before: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // Safety: `before` is a valid writable cpu_set_t of the size passed; pid 0 = this thread.
+    let rc =
+        unsafe { libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut before) };
+    if rc != 0 {
+        return Err(io_err("sched_getaffinity")(std::io::Error::last_os_error()));
+    }
+    if !cores.is_empty() {
+        if let Err(e) = crate::machine::pin_current_thread_to(cores) {
+            // Not fatal: validation already checked the cores; the engine runs unpinned.
+            eprintln!(
+                "supervisor: could not pin itself to housekeeping cores {}: {e}",
+                crate::machine::format_cpu_list(cores)
+            );
+        }
+    }
+    Ok(before)
 }
 
 impl Supervisor {
@@ -298,6 +325,7 @@ impl Supervisor {
             .set_nonblocking(true)
             .map_err(io_err("request socket"))?;
         let seen_kill_generation = control.kill_generation();
+        let spawn_affinity = pin_to_housekeeping(&topo.housekeeping_cores)?;
         Ok(Supervisor {
             topo,
             exe,
@@ -314,6 +342,7 @@ impl Supervisor {
             listener,
             _lock: lock,
             seen_kill_generation,
+            spawn_affinity,
         })
     }
 
@@ -438,14 +467,18 @@ impl Supervisor {
             }
         }
         let parent = std::process::id() as libc::pid_t;
+        let spawn_affinity = self.spawn_affinity;
         cmd.stdin(Stdio::null())
             // Own process group: a Ctrl-C in the terminal reaches the supervisor only, which
             // then stops the children gracefully.
             .process_group(0);
         // Safety: the closure runs in the forked child before exec and only makes
-        // async-signal-safe calls (sigprocmask, prctl, getppid).
+        // async-signal-safe calls (sched_setaffinity, sigprocmask, prctl, getppid).
         unsafe {
             cmd.pre_exec(move || {
+                // Back to the mask the engine was started with (the supervisor's own thread
+                // is pinned to the housekeeping cores).
+                libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &spawn_affinity);
                 let mut set: libc::sigset_t = std::mem::zeroed();
                 libc::sigemptyset(&mut set);
                 // The supervisor blocks SIGINT/SIGTERM for its signalfd; the mask survives exec.

@@ -100,6 +100,12 @@ fn default_work_dir() -> PathBuf {
     std::env::temp_dir().join(format!("latency-bench-{}", std::process::id()))
 }
 
+fn pin_to_housekeeping(cores: &[usize]) {
+    if let Err(e) = supervisor::machine::pin_current_thread_to(cores) {
+        eprintln!("bench-latency: could not pin to the housekeeping cores {cores:?}: {e}");
+    }
+}
+
 fn load() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
@@ -154,6 +160,10 @@ fn run(mut args: Args) -> anyhow::Result<()> {
     if !args.skip_engine {
         let exe = std::env::current_exe().context("finding this executable")?;
         let mut run = EngineRun::start(&prepared, &exe)?;
+        // The harness (step commands, histogram reads) keeps off the hot cores, as the
+        // supervisor does (after the start: the engine checks its cores against the mask it
+        // inherits).
+        pin_to_housekeeping(&prepared.topology.housekeeping_cores);
         let result = (|| -> anyhow::Result<()> {
             run.driver.warm_up(2_000, Duration::from_secs(10))?;
             for &rate in &args.rates {
@@ -175,6 +185,8 @@ fn run(mut args: Args) -> anyhow::Result<()> {
     }
 
     if !args.skip_channels {
+        // The peer chain's threads pin themselves from here.
+        pin_to_housekeeping(&prepared.topology.housekeeping_cores);
         let (venue, order_addr) = start_venue(&venue_file, prepared.housekeeping_core())?;
         let place = |kind: &str| {
             prepared
