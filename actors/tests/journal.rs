@@ -321,3 +321,60 @@ fn damaged_and_foreign_files_are_reported() {
     assert!(st.damaged);
     assert_eq!(st.ignored_tail_bytes, 2 * RECORD_LEN as u64);
 }
+
+#[test]
+fn background_fsync_covers_every_record_and_runs_on_its_own_thread() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bg.journal");
+    let (mut j, _) = Journal::open(&path, FsyncPolicy::EveryMs(1)).unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    j.sync_in_background(move || {
+        tx.send(std::thread::current().name().map(str::to_owned))
+            .unwrap();
+    })
+    .unwrap();
+    // The placement hook ran on the helper, not on this thread.
+    let helper = rx
+        .recv_timeout(std::time::Duration::from_secs(20))
+        .expect("the helper thread never started");
+    assert_eq!(helper.as_deref(), Some("journal-fsync"));
+    let ev = runtime::msg::OrderEvent {
+        client_order_id: 7,
+        ..Default::default()
+    };
+    for i in 0..50 {
+        j.append(&ev, i).unwrap();
+        j.sync_if_due(i).unwrap();
+    }
+    // The helper catches up with all 50 (watchdog: 20 s, the interval is 1 ms).
+    let start = std::time::Instant::now();
+    while j.records_synced() < 50 {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(20),
+            "the background fsync stalled at {} of 50 records",
+            j.records_synced()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    assert_eq!(j.records_written(), 50);
+    drop(j); // joins the helper
+    assert_eq!(
+        file_len(&path),
+        actors::execution::journal::HEADER_LEN as u64 + 50 * RECORD_LEN as u64
+    );
+}
+
+#[test]
+fn other_policies_keep_fsync_on_the_caller() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("never.journal");
+    let (mut j, _) = Journal::open(&path, FsyncPolicy::EveryRecord).unwrap();
+    let started = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = started.clone();
+    j.sync_in_background(move || flag.store(true, std::sync::atomic::Ordering::Release))
+        .unwrap();
+    j.append(&runtime::msg::OrderEvent::default(), 1).unwrap();
+    // EveryRecord synced in the append itself; no helper was started.
+    assert_eq!(j.records_synced(), 1);
+    assert!(!started.load(std::sync::atomic::Ordering::Acquire));
+}

@@ -66,6 +66,9 @@ pub struct ChannelChainConfig {
     /// Venue account (each chain logs on with its own).
     pub account: u32,
     pub journal_path: PathBuf,
+    /// Where the journal's fsync helper runs (as the engine's: the housekeeping cores);
+    /// empty = where it starts.
+    pub housekeeping_cores: Vec<usize>,
 }
 
 /// Figures of one thread since the last collection.
@@ -176,7 +179,16 @@ impl ChannelChain {
         ecfg.instrument_id = cfg.book.instrument_id;
         let exec = Execution::new(ecfg, cfg.costs.clone()).map_err(|e| anyhow::anyhow!("{e}"))?;
         let _ = std::fs::remove_file(&cfg.journal_path);
-        let (journal, _) = Journal::open(&cfg.journal_path, cfg.strategy.journal_fsync)
+        let (mut journal, _) = Journal::open(&cfg.journal_path, cfg.strategy.journal_fsync)
+            .context("channels chain journal")?;
+        // The same journal as the engine's Execution, fsync on a housekeeping helper included.
+        let housekeeping = cfg.housekeeping_cores.clone();
+        journal
+            .sync_in_background(move || {
+                if !housekeeping.is_empty() {
+                    let _ = supervisor::machine::pin_current_thread_to(&housekeeping);
+                }
+            })
             .context("channels chain journal")?;
         let mut name = [0u8; 16];
         runtime::msg::put_str(&mut name, "channels");

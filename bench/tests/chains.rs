@@ -121,6 +121,7 @@ fn channel_chain_turns_every_event_into_a_decision() {
         venue_order_addr: venue.order_entry_addr(),
         account: 3,
         journal_path: dir.join("orders.journal"),
+        housekeeping_cores: Vec::new(),
     })
     .expect("channel chain starts");
     let deadline = Instant::now() + Duration::from_secs(30);

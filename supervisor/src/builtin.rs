@@ -117,6 +117,12 @@ fn live_env(env: &ActorEnv) -> anyhow::Result<actors::live::LiveEnv> {
     }
     live.venue_order_addr = env.venue_order_addr();
     live.venue_md_addr = env.venue_md_addr();
+    let housekeeping = env.topology.housekeeping_cores.clone();
+    live.place_helper_thread = Some(std::sync::Arc::new(move || {
+        if let Err(e) = crate::machine::pin_current_thread_to(&housekeeping) {
+            eprintln!("helper thread: could not pin to the housekeeping cores: {e}");
+        }
+    }));
     Ok(live)
 }
 

@@ -112,7 +112,14 @@ impl ExecutionActor {
         let cancel_after_ns = cfg.cancel_after_ns;
         let mut exec =
             Execution::new(cfg, costs).map_err(|e| LiveError::Strategy(e.to_string()))?;
-        let (journal, state) = Journal::open(&env.journal_path, env.strategy.journal_fsync)?;
+        let (mut journal, state) = Journal::open(&env.journal_path, env.strategy.journal_fsync)?;
+        // The periodic fsync (~0.2 ms) would block this loop, and every signal behind it.
+        let place = env.place_helper_thread.clone();
+        journal.sync_in_background(move || {
+            if let Some(place) = place {
+                place();
+            }
+        })?;
         // A journal with history: its open orders and position come back, and quoting waits
         // for reconciliation with the venue (even with no open order: the last run may have
         // died between a send and its journal record).

@@ -102,6 +102,10 @@ pub struct LiveEnv {
     /// Venue account of the order-entry session and its self-trade-prevention id.
     pub account: u32,
     pub stp_id: u64,
+    /// Runs first on each helper thread a live actor starts (Execution's journal fsync), to
+    /// keep it off the hot core: the supervisor pins it to the housekeeping cores. `None`:
+    /// helpers stay where they start.
+    pub place_helper_thread: Option<Arc<dyn Fn() + Send + Sync>>,
 }
 
 impl LiveEnv {
@@ -129,6 +133,7 @@ impl LiveEnv {
             instrument_id: strategy.execution.instrument_id,
             account: 1,
             stp_id: 1,
+            place_helper_thread: None,
             strategy,
         }
     }

@@ -210,6 +210,7 @@ fn run(mut args: Args) -> anyhow::Result<()> {
             venue_order_addr: order_addr,
             account: 7,
             journal_path: prepared.work_dir.join("channels-orders.journal"),
+            housekeeping_cores: prepared.topology.housekeeping_cores.clone(),
         };
         let mut chain = ChannelChain::start(cfg)?;
         let result = (|| -> anyhow::Result<()> {
