@@ -502,6 +502,17 @@ fn child_role_actor_process() {
     };
     let dir = runtime::shm::ShmDir::open(Some(std::path::Path::new(&base)), "eng").unwrap();
     let control = Arc::new(ControlBlock::attach(&dir).unwrap());
+    // As the supervisor's children do: start only once the parent has recorded this process,
+    // or its begin_incarnation (state STARTING) could land after the first pass (RUNNING).
+    let me = std::process::id();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !(control.slot(0).generation() == 1 && control.slot(0).pid() == me) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the parent never recorded this process"
+        );
+        std::thread::yield_now();
+    }
     let mut lp = ActorLoop::new(control, 0, MonotonicClock, IdleStrategy::default_backoff())
         .unwrap()
         .with_publish_interval_ns(1_000_000);
