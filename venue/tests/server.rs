@@ -449,8 +449,37 @@ fn cancel_on_disconnect_and_shutdown_goodbye() {
     watchdog(|| {
         let h = server::start(quiet_config()).unwrap();
         let mut md = MdClient::connect(h.market_data_addr(), ClientConfig::default()).unwrap();
+        // The venue registers a subscriber on its own thread after the TCP accept: an order
+        // placed and cancelled before that would never reach this client (its first snapshot
+        // would show an empty book), so wait until the venue has counted it.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while h
+            .counters()
+            .md_subscribers
+            .load(std::sync::atomic::Ordering::Relaxed)
+            == 0
+        {
+            assert!(
+                Instant::now() < deadline,
+                "the venue never registered the market-data subscriber"
+            );
+            std::thread::sleep(Duration::from_micros(100));
+        }
         let mut feed = Feed::new(FeedConfig::default(), &[1]);
         let mut out = Vec::new();
+        // Poll market data until `done` holds for the top of book, bounded by a deadline.
+        let mut await_bid = |what: &str, done: &dyn Fn(Option<(i64, i64)>) -> bool| {
+            let deadline = Instant::now() + Duration::from_secs(10);
+            loop {
+                md.poll(64, |hd, f| feed.on_frame(hd, f, 0, &mut out))
+                    .unwrap();
+                if done(feed.book(1).unwrap().best_bid()) {
+                    return;
+                }
+                assert!(Instant::now() < deadline, "market data never showed {what}");
+                std::thread::sleep(Duration::from_micros(100));
+            }
+        };
         {
             let mut a =
                 OrderClient::connect(h.order_entry_addr(), logon(11, 1), ClientConfig::default())
@@ -458,19 +487,12 @@ fn cancel_on_disconnect_and_shutdown_goodbye() {
             a.send_new_order(new_order(1, side::BUY, 1399 * S, 3 * S))
                 .unwrap();
             wait_for(&mut a, |f| matches!(f, Frame::OrderOpen(_)));
+            // The bid rests while its owner is connected. Waiting for it here, before the
+            // disconnect, keeps the add and the cancel from landing in one poll unseen.
+            await_bid("the resting bid", &|bb| bb.is_some());
         } // dropped: the socket closes
-          // The bid appears and then disappears from market data (cancel on disconnect).
-        let mut saw_bid = false;
-        loop {
-            md.poll(64, |hd, f| feed.on_frame(hd, f, 0, &mut out))
-                .unwrap();
-            let bb = feed.book(1).unwrap().best_bid();
-            saw_bid |= bb.is_some();
-            if saw_bid && bb.is_none() {
-                break;
-            }
-            std::thread::sleep(Duration::from_micros(100));
-        }
+          // Cancel on disconnect: the bid leaves market data.
+        await_bid("the bid cancelled on disconnect", &|bb| bb.is_none());
         let mut b =
             OrderClient::connect(h.order_entry_addr(), logon(22, 2), ClientConfig::default())
                 .unwrap();
