@@ -3,6 +3,8 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 TOPOLOGY ?= topology.ron
+# Trials per scenario of bench-control; BENCHMARKS.md records 100.
+CONTROL_TRIALS ?= 100
 SUPERVISOR := target/release/supervisor
 
 .PHONY: all run test deps lint test-rust test-loom browser-test-dev build-release check \
@@ -59,7 +61,7 @@ bench-actors:
 
 ## bench-control: kill-switch and restart latency over real processes (issue 3)
 bench-control:
-	$(CARGO) bench -p supervisor --bench control
+	$(CARGO) bench -p supervisor --bench control -- --trials $(CONTROL_TRIALS)
 
 ## bench-latency: tick-to-order and every hop of the whole engine at 1k/10k/100k/1M events/s,
 ## from intended send times, vs the same chain on crossbeam channels (issue 7)

@@ -5,10 +5,15 @@
 //! - **restart**: SIGKILL of one actor → the first heartbeat of its new process (the new
 //!   process's own timestamp of that beat, in its slot).
 //!
-//! Each is compared in the same run with its floor: for the kill switch, the longest sleep of the
-//! actors' idle strategy (an actor asleep cannot see the flag before it wakes) or, for a spinning
-//! actor, a cache-line handoff; for a restart, fork + exec + exit of `/bin/true` (the least a new
+//! Each is compared in the same run with its floor: for the kill switch, one doorbell rung from the
+//! housekeeping core → a thread parked on it on the actors' other core runs (the least any kill
+//! that must wake a parked actor there costs; the actors' longest idle sleep is printed as the
+//! bound if a wake were missed); for a restart, fork + exec + exit of `/bin/true` (the least a new
 //! process costs) and a bare `supervisor --version` (exec of our binary, no engine).
+//!
+//! The bench polls the control block with short sleeps, never by spinning or yielding: it runs on
+//! the housekeeping core beside actors it measures, and a poller that keeps that core busy delays
+//! their wake-ups (BENCHMARKS.md has the runs with both kinds of polling).
 //!
 //! Scenarios (the layouts of topology.ron with every kind replaced by `idle`, since only the
 //! built-in kind is linked into the bare binary):
@@ -19,23 +24,29 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 use runtime::clock::monotonic_ns;
-use runtime::control::{actor_state, ControlBlock};
+use runtime::control::{actor_state, ActorSpec, ControlBlock};
 use runtime::idle::IdleStrategy;
 use runtime::shm::ShmDir;
 use supervisor::topology::{parse, TopologyFile};
 
 const BIN: &str = env!("CARGO_BIN_EXE_supervisor");
 const DEADLINE: Duration = Duration::from_secs(20);
+/// How often the bench re-reads the control block while it waits: short against the latencies
+/// measured (actors stamp their own times, so this adds no error), long enough to leave the core
+/// to the actors.
+const POLL: Duration = Duration::from_micros(50);
 
 fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
     let end = Instant::now() + DEADLINE;
     while !cond() {
         assert!(Instant::now() < end, "timed out waiting for {what}");
-        std::thread::yield_now();
+        std::thread::sleep(POLL);
     }
 }
 
@@ -154,6 +165,61 @@ fn kill_switch(e: &Engine, trials: u32) -> Histogram<u64> {
         });
     }
     last_seen
+}
+
+/// The kill switch's floor: the bench's thread (on the housekeeping core) rings one doorbell of an
+/// anonymous control block; a thread pinned to `sleeper_core`, parked on that doorbell as an idle
+/// actor parks (`park_begin` → `park_wait` for at most `sleep_us`, the actors' longest idle sleep),
+/// stamps when it runs again. ns per trial, after 20 ms idle, as in the kill trials.
+fn doorbell_floor(sleeper_core: usize, sleep_us: u32, trials: u32) -> Histogram<u64> {
+    let control = Arc::new(
+        ControlBlock::anonymous(
+            "doorbell-floor",
+            &[ActorSpec::new("sleeper", "idle", Some(sleeper_core as u32))],
+        )
+        .expect("anonymous control block"),
+    );
+    // `rung_ns`: the ring's time while a trial is in flight, else 0 (the sleeper clears it);
+    // `seen_ns`: that trial's latency once the sleeper ran, else 0.
+    let rung_ns = Arc::new(AtomicU64::new(0));
+    let seen_ns = Arc::new(AtomicU64::new(0));
+    let sleeper = {
+        let (control, rung_ns, seen_ns) = (control.clone(), rung_ns.clone(), seen_ns.clone());
+        std::thread::spawn(move || {
+            supervisor::machine::pin_current_thread(sleeper_core).expect("pin the sleeper");
+            for _ in 0..trials {
+                loop {
+                    let seq = control.park_begin(0);
+                    if rung_ns.load(Ordering::Acquire) == 0 {
+                        control.park_wait(0, seq, sleep_us);
+                    }
+                    control.park_end(0);
+                    let rung = rung_ns.load(Ordering::Acquire);
+                    if rung != 0 {
+                        seen_ns.store(
+                            monotonic_ns().saturating_sub(rung).max(1),
+                            Ordering::Release,
+                        );
+                        rung_ns.store(0, Ordering::Release);
+                        break;
+                    }
+                }
+            }
+        })
+    };
+    let mut h = hist();
+    for _ in 0..trials {
+        std::thread::sleep(Duration::from_millis(20));
+        seen_ns.store(0, Ordering::Relaxed);
+        rung_ns.store(monotonic_ns().max(1), Ordering::Release);
+        control.ring_doorbell(0);
+        wait_until("the parked thread to run", || {
+            seen_ns.load(Ordering::Acquire) != 0
+        });
+        h.record(seen_ns.load(Ordering::Acquire)).unwrap();
+    }
+    sleeper.join().expect("the sleeper thread");
+    h
 }
 
 /// Restart trials on actor `index`: SIGKILL → the new process's first heartbeat.
@@ -279,6 +345,19 @@ fn main() {
         &spawn_floor(BIN, &["--version"], trials),
     );
     let allowed = supervisor::machine::sched_affinity(0).expect("sched_getaffinity");
+    // The doorbell floor from the housekeeping core to the other core the actors use.
+    let housekeeping = default.housekeeping_cores[0];
+    let actor_core = default
+        .actors
+        .iter()
+        .map(|a| a.core)
+        .find(|&c| c != housekeeping)
+        .unwrap_or(housekeeping);
+    supervisor::machine::pin_current_thread(housekeeping).expect("pin to the housekeeping core");
+    let (wake_p50, wake_p99) = report(
+        &format!("doorbell core {housekeeping} → parked thread on core {actor_core} runs"),
+        &doorbell_floor(actor_core, longest_sleep_us(&default).max(1), trials),
+    );
     for (scenario, (label, raw)) in [
         ("default (topology.ron)", &default),
         ("default with Backoff max_sleep_us 50", &fast),
@@ -304,13 +383,15 @@ fn main() {
             (actors_cpu_ms(&engine.control) - cpu_before) as f64 / t0.elapsed().as_millis() as f64
                 * 100.0
         );
-        let (_, kill_p99) = report(
+        let (kill_p50, kill_p99) = report(
             "kill switch: set → last actor saw it",
             &kill_switch(&engine, trials),
         );
         let sleep_us = longest_sleep_us(raw);
         println!(
-            "    floor: longest idle sleep {sleep_us} µs → kill p99 / sleep bound = {:.2}",
+            "    kill / doorbell floor: p50 {:.2}, p99 {:.2}; kill p99 / longest idle sleep ({sleep_us} µs) = {:.2}",
+            kill_p50 as f64 / wake_p50 as f64,
+            kill_p99 as f64 / wake_p99 as f64,
             kill_p99 as f64 / (f64::from(sleep_us.max(1)) * 1000.0)
         );
         let index = raw
