@@ -378,3 +378,58 @@ fn other_policies_keep_fsync_on_the_caller() {
     assert_eq!(j.records_synced(), 1);
     assert!(!started.load(std::sync::atomic::Ordering::Acquire));
 }
+
+#[test]
+fn staged_records_reach_the_file_together_on_commit_and_on_sync_or_drop() {
+    use actors::execution::journal::{HEADER_LEN, MAX_STAGED_RECORDS};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("staged.journal");
+    let rec = |cid: u64| runtime::msg::OrderEvent {
+        client_order_id: cid,
+        kind: jkind::INTENT,
+        seq: cid,
+        ..Default::default()
+    };
+    let records_on_disk = |p: &Path| (file_len(p) - HEADER_LEN as u64) / RECORD_LEN as u64;
+    let (mut j, _) = Journal::open(&path, FsyncPolicy::Never).unwrap();
+    for cid in 1..=3 {
+        j.stage(&rec(cid), cid).unwrap();
+    }
+    // Staged: in the process only, not in the file (a crash now would lose them).
+    assert_eq!((j.staged_records(), j.records_written()), (3, 0));
+    assert_eq!(records_on_disk(&path), 0);
+    assert_eq!(Journal::recover(&path).unwrap().records, 0);
+    j.commit(4).unwrap();
+    assert_eq!((j.staged_records(), j.records_written()), (0, 3));
+    let st = Journal::recover(&path).unwrap();
+    assert_eq!(
+        (st.records, st.last_seq, st.next_client_order_id),
+        (3, 3, 4)
+    );
+    assert_eq!(st.open_orders.len(), 3);
+    // An empty commit writes nothing.
+    j.commit(5).unwrap();
+    assert_eq!(records_on_disk(&path), 3);
+
+    // The stage is bounded: one more than it holds commits the full batch first.
+    for cid in 10..10 + MAX_STAGED_RECORDS as u64 + 1 {
+        j.stage(&rec(cid), cid).unwrap();
+    }
+    assert_eq!(j.staged_records(), 1);
+    assert_eq!(records_on_disk(&path), 3 + MAX_STAGED_RECORDS as u64);
+
+    // `sync` commits before it fsyncs; an append writes what was staged before it, in order.
+    j.sync(6).unwrap();
+    assert_eq!(records_on_disk(&path), 4 + MAX_STAGED_RECORDS as u64);
+    j.stage(&rec(200), 7).unwrap();
+    j.append(&rec(201), 8).unwrap();
+    assert_eq!(j.staged_records(), 0);
+    // Dropping the journal writes what is still staged.
+    j.stage(&rec(300), 9).unwrap();
+    drop(j);
+    let st = Journal::recover(&path).unwrap();
+    assert_eq!(st.records, 7 + MAX_STAGED_RECORDS as u64);
+    assert_eq!((st.last_seq, st.next_client_order_id), (300, 301));
+    assert!(!st.damaged);
+    assert_eq!(st.ignored_tail_bytes, 0);
+}

@@ -655,13 +655,13 @@ impl ExecThread {
                     if ev.kind == jkind::INTENT {
                         intent = ev.stamps;
                     }
-                    self.journal.append(&ev, now)?;
+                    self.journal.stage(&ev, now)?;
                 }
                 ExecAction::Report(mut ev) => {
                     if written_ns != 0 {
                         ev.request_sent_ns = written_ns;
                     }
-                    self.journal.append(&ev, now)?;
+                    self.journal.stage(&ev, now)?;
                     let _ = self.orders_tx.try_send(ev);
                 }
                 ExecAction::SendNew {
@@ -670,6 +670,7 @@ impl ExecThread {
                     price_e8,
                     qty_e8,
                 } => {
+                    self.journal.commit(now)?;
                     let info = self.client.send_new_order(NewOrderMsg {
                         client_order_id,
                         instrument_id: self.instrument_id,
@@ -802,6 +803,7 @@ impl ExecThread {
             self.exec.on_tick(t, &mut self.xo);
             work += self.xo.len();
             self.handle(t)?;
+            self.journal.commit(t)?;
             self.journal.sync_if_due(monotonic_ns())?;
             if work > 0 {
                 record(&mut self.hists[H_PROC].1, monotonic_ns() - pass_start);

@@ -9,9 +9,18 @@
 //! A crash can leave a torn last record (partly written). Recovery reads
 //! records until the first one that is short or fails its marker or CRC, and
 //! ignores the rest; [`Journal::open`] truncates the file there so new records
-//! stay aligned. Each record is written with one `write` call, so it survives
-//! a crash of the process; surviving a crash of the machine needs an fsync,
-//! whose frequency [`FsyncPolicy`] sets. With `EveryMs`, [`Journal::sync_in_background`]
+//! stay aligned. A record survives a crash of the process once it is in the
+//! kernel (a `write` call returned): [`Journal::append`] writes each record at
+//! once; [`Journal::stage`] queues it in a bounded buffer and [`Journal::commit`]
+//! writes every queued record with one `write` call. Execution stages the records
+//! of one loop pass and commits before each new order's send (so its intent is in
+//! the kernel before the order's bytes leave) and at the end of the pass: one
+//! system call per new order on the tick-to-order path instead of one per record
+//! (venue responses, cancel and modify reports). A record that describes a
+//! request (`CANCEL_SENT`, `SENT`) is written after the request anyway; a crash
+//! between a venue response being read and the pass's commit loses that response,
+//! as a crash between the read and a per-record write did before. Surviving a crash
+//! of the machine needs an fsync, whose frequency [`FsyncPolicy`] sets. With `EveryMs`, [`Journal::sync_in_background`]
 //! moves the fsync (≈ 0.2 ms on the dev VM) to a helper thread on a housekeeping core, so the
 //! hot thread only writes; the guarantee is the same (records reach the disk within about the
 //! interval), and a failed background fsync is reported by the next append or tick.
@@ -54,10 +63,13 @@ pub const RECORD_MARKER: u32 = 0x4345_524A; // "JREC" little-endian
 const PAYLOAD_LEN: usize = core::mem::size_of::<OrderEvent>();
 /// Bytes per record: marker, CRC, payload.
 pub const RECORD_LEN: usize = 8 + PAYLOAD_LEN;
+/// Records [`Journal::stage`] holds at most; staging one more commits the batch first.
+pub const MAX_STAGED_RECORDS: usize = 64;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub enum FsyncPolicy {
-    /// fsync after every record (slowest, survives power loss record by record).
+    /// fsync after every commit (slowest; every record reaches the disk before the send
+    /// that follows it, so it survives power loss record by record).
     EveryRecord,
     /// fsync when at least this many ms passed since the last one.
     EveryMs(u64),
@@ -134,7 +146,8 @@ pub struct Journal {
     policy: FsyncPolicy,
     last_sync_ns: u64,
     unsynced: bool,
-    buf: [u8; RECORD_LEN],
+    /// Staged records not written yet (at most [`MAX_STAGED_RECORDS`]).
+    staged: Vec<u8>,
     records_written: u64,
     /// The helper thread that fsyncs for `EveryMs`, once started.
     background: Option<BackgroundSync>,
@@ -165,6 +178,14 @@ impl Drop for BackgroundSync {
             // It sleeps one interval at most between checks of `stop`.
             let _ = t.join();
         }
+    }
+}
+
+impl Drop for Journal {
+    fn drop(&mut self) {
+        // Staged records are written on an orderly drop (errors have no one to go to here:
+        // the owner's last commit or sync reported them).
+        let _ = self.commit(0);
     }
 }
 
@@ -220,7 +241,7 @@ impl Journal {
             policy,
             last_sync_ns: 0,
             unsynced: false,
-            buf: [0; RECORD_LEN],
+            staged: Vec::with_capacity(MAX_STAGED_RECORDS * RECORD_LEN),
             records_written: 0,
             background: None,
         };
@@ -327,20 +348,48 @@ impl Journal {
         self.records_written
     }
 
-    /// Append one record (one `write` call; fsync per policy).
+    /// Append one record (one `write` call, with any staged before it; fsync per policy).
     pub fn append(&mut self, ev: &OrderEvent, now_ns: u64) -> Result<(), JournalError> {
+        self.stage(ev, now_ns)?;
+        self.commit(now_ns)
+    }
+
+    /// Queue one record for the next [`Journal::commit`] (no system call unless the queue
+    /// is full, when the queued batch is committed first). A staged record is lost if the
+    /// process dies before the commit: commit before acting on it outside the process.
+    pub fn stage(&mut self, ev: &OrderEvent, now_ns: u64) -> Result<(), JournalError> {
+        if self.staged.len() >= MAX_STAGED_RECORDS * RECORD_LEN {
+            self.commit(now_ns)?;
+        }
         let payload = bytemuck::bytes_of(ev);
-        self.buf[..4].copy_from_slice(&RECORD_MARKER.to_le_bytes());
-        self.buf[4..8].copy_from_slice(&crc32fast::hash(payload).to_le_bytes());
-        self.buf[8..].copy_from_slice(payload);
+        self.staged.extend_from_slice(&RECORD_MARKER.to_le_bytes());
+        self.staged
+            .extend_from_slice(&crc32fast::hash(payload).to_le_bytes());
+        self.staged.extend_from_slice(payload);
+        Ok(())
+    }
+
+    /// Records staged and not yet written.
+    pub fn staged_records(&self) -> usize {
+        self.staged.len() / RECORD_LEN
+    }
+
+    /// Write every staged record with one `write` call (none when nothing is staged), then
+    /// fsync per policy. On an error the staged records are kept, so nothing is dropped
+    /// silently; the caller halts trading (see `ExecutionActor::journal_failure`).
+    pub fn commit(&mut self, now_ns: u64) -> Result<(), JournalError> {
+        if self.staged.is_empty() {
+            return self.background_error();
+        }
         let path = &self.path;
         self.file
-            .write_all(&self.buf)
+            .write_all(&self.staged)
             .map_err(|source| JournalError::Io {
                 path: path.clone(),
                 source,
             })?;
-        self.records_written += 1;
+        self.records_written += (self.staged.len() / RECORD_LEN) as u64;
+        self.staged.clear();
         self.unsynced = true;
         if let Some(b) = &self.background {
             b.shared
@@ -369,7 +418,11 @@ impl Journal {
         Ok(())
     }
 
+    /// Commit what is staged, then fsync.
     pub fn sync(&mut self, now_ns: u64) -> Result<(), JournalError> {
+        if !self.staged.is_empty() {
+            self.commit(now_ns)?;
+        }
         let path = &self.path;
         self.file.sync_data().map_err(|source| JournalError::Io {
             path: path.clone(),

@@ -296,6 +296,13 @@ impl ExecutionActor {
         self.tracked = [Tracked::default(); TRACKED];
     }
 
+    /// Write the records staged so far (one system call; none when nothing is staged).
+    fn commit_journal(&mut self, now: u64) {
+        if self.journal.commit(now).is_err() {
+            self.journal_failure();
+        }
+    }
+
     fn journal_failure(&mut self) {
         // Without a journal a restart could duplicate or orphan orders: stop trading.
         if !self.journal_failed {
@@ -363,7 +370,7 @@ impl ExecutionActor {
                     if ev.kind == jkind::INTENT {
                         intent_stamps = ev.stamps;
                     }
-                    if self.journal.append(&ev, now).is_err() {
+                    if self.journal.stage(&ev, now).is_err() {
                         self.journal_failure();
                     }
                 }
@@ -375,7 +382,7 @@ impl ExecutionActor {
                         ev.request_sent_ns = written_ns;
                     }
                     self.track(&ev);
-                    if self.journal.append(&ev, now).is_err() {
+                    if self.journal.stage(&ev, now).is_err() {
                         self.journal_failure();
                     }
                     if self.orders_out.try_push(&ev).is_err() {
@@ -391,6 +398,14 @@ impl ExecutionActor {
                     qty_e8,
                 } => {
                     written_ns = 0;
+                    // The intent (and every record before it) reaches the kernel before the
+                    // order's bytes leave; without a journal, or once the kill switch is
+                    // set, nothing new leaves at all.
+                    self.commit_journal(now);
+                    if self.journal_failed || self.control.is_killed() {
+                        self.local_rejects.push(client_order_id);
+                        continue;
+                    }
                     let msg = NewOrderMsg {
                         client_order_id,
                         instrument_id: self.instrument_id,
@@ -615,6 +630,7 @@ impl ExecutionActor {
     fn kill_now(&mut self, now: u64) {
         self.exec.on_kill(now, &mut self.xo);
         self.handle_actions(now, false);
+        self.commit_journal(now);
     }
 
     fn housekeeping(&mut self, now: u64) {
@@ -644,6 +660,9 @@ impl Actor for ExecutionActor {
         work += self.drain_signals(true);
         let t = now_ns();
         work += self.timers(t);
+        // The pass's remaining records (venue responses, reports after sends) reach the
+        // kernel before the pass ends.
+        self.commit_journal(t);
         self.housekeeping(t);
         self.notify_sentinel();
         work
@@ -664,6 +683,9 @@ impl Actor for ExecutionActor {
         work += self.drain_signals(false);
         let t = now_ns();
         work += self.timers(t);
+        // The pass's remaining records (venue responses, reports after sends) reach the
+        // kernel before the pass ends.
+        self.commit_journal(t);
         self.housekeeping(t);
         self.notify_sentinel();
         work
