@@ -318,6 +318,11 @@ impl Journal {
         let Some(b) = &self.background else {
             return Ok(());
         };
+        // A plain load first: this runs on every pass of the hot loop, and the swap (a write)
+        // would pull the line from the helper's core each time.
+        if b.shared.error.load(Ordering::Acquire) == 0 {
+            return Ok(());
+        }
         match b.shared.error.swap(0, Ordering::AcqRel) {
             0 => Ok(()),
             -1 => Err(JournalError::Io {
@@ -374,12 +379,12 @@ impl Journal {
         self.staged.len() / RECORD_LEN
     }
 
-    /// Write every staged record with one `write` call (none when nothing is staged), then
-    /// fsync per policy. On an error the staged records are kept, so nothing is dropped
+    /// Write every staged record with one `write` call (nothing at all when none is staged),
+    /// then fsync per policy. On an error the staged records are kept, so nothing is dropped
     /// silently; the caller halts trading (see `ExecutionActor::journal_failure`).
     pub fn commit(&mut self, now_ns: u64) -> Result<(), JournalError> {
         if self.staged.is_empty() {
-            return self.background_error();
+            return Ok(());
         }
         let path = &self.path;
         self.file
@@ -420,9 +425,7 @@ impl Journal {
 
     /// Commit what is staged, then fsync.
     pub fn sync(&mut self, now_ns: u64) -> Result<(), JournalError> {
-        if !self.staged.is_empty() {
-            self.commit(now_ns)?;
-        }
+        self.commit(now_ns)?;
         let path = &self.path;
         self.file.sync_data().map_err(|source| JournalError::Io {
             path: path.clone(),

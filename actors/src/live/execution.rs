@@ -637,7 +637,9 @@ impl ExecutionActor {
         if self.lost {
             self.lose_session(now);
         }
-        if self.journal.sync_if_due(now).is_err() {
+        // The pass's remaining records (venue responses, reports after sends) reach the
+        // kernel before the pass ends, and the fsync that may follow covers them.
+        if self.journal.commit(now).is_err() || self.journal.sync_if_due(now).is_err() {
             self.journal_failure();
         }
         if now.saturating_sub(self.last_publish_ns) >= PUBLISH_INTERVAL_NS {
@@ -660,9 +662,6 @@ impl Actor for ExecutionActor {
         work += self.drain_signals(true);
         let t = now_ns();
         work += self.timers(t);
-        // The pass's remaining records (venue responses, reports after sends) reach the
-        // kernel before the pass ends.
-        self.commit_journal(t);
         self.housekeeping(t);
         self.notify_sentinel();
         work
@@ -683,9 +682,6 @@ impl Actor for ExecutionActor {
         work += self.drain_signals(false);
         let t = now_ns();
         work += self.timers(t);
-        // The pass's remaining records (venue responses, reports after sends) reach the
-        // kernel before the pass ends.
-        self.commit_journal(t);
         self.housekeeping(t);
         self.notify_sentinel();
         work
