@@ -118,6 +118,13 @@ impl Conn {
     }
 
     fn send(&mut self, f: &Frame<'_>) -> Result<SendInfo, ClientError> {
+        self.queue(f)?;
+        self.send_queued()
+    }
+
+    /// Encode `f` behind the bytes not yet written, without writing; returns its sequence
+    /// number.
+    fn queue(&mut self, f: &Frame<'_>) -> Result<u64, ClientError> {
         if self.closed {
             return Err(ClientError::Closed);
         }
@@ -131,6 +138,14 @@ impl Conn {
         }
         self.out_seq += 1;
         encode(f, self.out_seq, &mut self.wbuf);
+        Ok(self.out_seq)
+    }
+
+    /// Write what is queued (one `write` call when the socket takes it all).
+    fn send_queued(&mut self) -> Result<SendInfo, ClientError> {
+        if self.closed {
+            return Err(ClientError::Closed);
+        }
         let flushed = self.flush()?;
         let written_ns = (self.clock)();
         self.last_send_ns = written_ns;
@@ -315,6 +330,31 @@ impl OrderClient {
     pub fn send_modify(&mut self, mut m: ModifyOrderMsg) -> Result<SendInfo, ClientError> {
         m.send_ns = (self.conn.clock)();
         self.conn.send(&Frame::ModifyOrder(m))
+    }
+
+    /// Queue a cancel without writing it: it leaves with the next send or
+    /// [`Self::send_queued`], in order, in the same `write` call (one system call for a cancel
+    /// and the order that replaces it). Returns the frame's sequence number.
+    pub fn queue_cancel(&mut self, mut m: CancelOrderMsg) -> Result<u64, ClientError> {
+        m.send_ns = (self.conn.clock)();
+        self.conn.queue(&Frame::CancelOrder(m))
+    }
+
+    /// Queue a modification without writing it (see [`Self::queue_cancel`]).
+    pub fn queue_modify(&mut self, mut m: ModifyOrderMsg) -> Result<u64, ClientError> {
+        m.send_ns = (self.conn.clock)();
+        self.conn.queue(&Frame::ModifyOrder(m))
+    }
+
+    /// Write every queued frame now. `written_ns` is when the write call returned; `seq` is
+    /// the last frame's sequence number.
+    pub fn send_queued(&mut self) -> Result<SendInfo, ClientError> {
+        self.conn.send_queued()
+    }
+
+    /// Bytes queued or partly written and not yet accepted by the kernel.
+    pub fn unwritten_bytes(&self) -> usize {
+        self.conn.wbuf.len() - self.conn.wpos
     }
 
     pub fn send_logout(&mut self) -> Result<SendInfo, ClientError> {

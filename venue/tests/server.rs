@@ -211,6 +211,81 @@ fn order_life_cycle_over_loopback() {
     });
 }
 
+/// A queued cancel or modification is not written until the next send, then leaves in the same
+/// write, ahead of it in the stream: the venue answers the cancel before the new order.
+#[test]
+fn queued_requests_leave_with_the_next_send_in_order() {
+    watchdog(|| {
+        let h = server::start(quiet_config()).unwrap();
+        let mut a =
+            OrderClient::connect(h.order_entry_addr(), logon(11, 1), ClientConfig::default())
+                .unwrap();
+        // Nothing queued: a no-op that reports everything written.
+        let info = a.send_queued().unwrap();
+        assert!(info.flushed);
+        assert_eq!(a.unwritten_bytes(), 0);
+        a.send_new_order(new_order(1, side::SELL, 1400 * S + 10_000_000, 10 * S))
+            .unwrap();
+        wait_for(
+            &mut a,
+            |f| matches!(f, Frame::OrderOpen(m) if m.client_order_id == 1),
+        );
+        // Move it up a tick, queued: nothing is written yet.
+        let seq = a
+            .queue_modify(ModifyOrderMsg {
+                client_order_id: 1,
+                venue_order_id: 0,
+                instrument_id: 1,
+                price_e8: 1400 * S + 20_000_000,
+                qty_e8: 10 * S,
+                send_ns: 0,
+            })
+            .unwrap();
+        assert!(a.unwritten_bytes() > 0);
+        let info = a.send_queued().unwrap();
+        assert_eq!(
+            (info.seq, info.flushed, a.unwritten_bytes()),
+            (seq, true, 0)
+        );
+        let seen = wait_for(&mut a, |f| matches!(f, Frame::Modified(_)));
+        assert!(seen.iter().any(
+            |x| matches!(x.1, Frame::Modified(m) if m.client_order_id == 1 && m.price_e8 == 1400 * S + 20_000_000)
+        ));
+        // Cancel 1 (queued), then a new order 2: one send carries both, the cancel first.
+        let cancel_seq = a
+            .queue_cancel(CancelOrderMsg {
+                client_order_id: 1,
+                venue_order_id: 0,
+                instrument_id: 1,
+                send_ns: 0,
+            })
+            .unwrap();
+        let queued = a.unwritten_bytes();
+        assert!(queued > 0);
+        let info = a
+            .send_new_order(new_order(2, side::SELL, 1400 * S + 30_000_000, 5 * S))
+            .unwrap();
+        assert_eq!(info.seq, cancel_seq + 1);
+        assert!(info.flushed);
+        assert_eq!(a.unwritten_bytes(), 0);
+        let seen = wait_for(
+            &mut a,
+            |f| matches!(f, Frame::OrderOpen(m) if m.client_order_id == 2),
+        );
+        let cancelled = seen
+            .iter()
+            .position(|x| matches!(x.1, Frame::Cancelled(m) if m.client_order_id == 1 && m.cancelled_qty_e8 == 10 * S));
+        let accepted = seen
+            .iter()
+            .position(|x| matches!(x.1, Frame::OrderAccepted(m) if m.client_order_id == 2));
+        assert!(
+            matches!((cancelled, accepted), (Some(c), Some(n)) if c < n),
+            "cancel of 1 answered before order 2: {cancelled:?} {accepted:?}"
+        );
+        h.stop().unwrap();
+    });
+}
+
 #[test]
 fn market_data_stream_feeds_the_feed() {
     watchdog(|| {
