@@ -27,7 +27,7 @@ use hdrhistogram::Histogram;
 use runtime::clock::{monotonic_ns, wall_clock_ns};
 use runtime::hist::new_histogram;
 use runtime::idle::{IdleStrategy, Idler};
-use runtime::msg::{order_type, tif, MdEvent, OrderEvent, Signal, Stamps};
+use runtime::msg::{order_event_kind as oek, order_type, tif, MdEvent, OrderEvent, Signal, Stamps};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
@@ -644,11 +644,13 @@ impl ExecThread {
         }
     }
 
-    /// Carry out the actions in order (journal before the send that follows), as the live
+    /// Carry out the actions in order (journal before the send that follows; cancels and
+    /// modifications queued and written with the next new order or at the end), as the live
     /// Execution does.
     fn handle(&mut self, now: u64) -> anyhow::Result<()> {
         let mut intent = Stamps::default();
         let mut written_ns = 0;
+        let mut queued = false;
         for k in 0..self.xo.len() {
             match self.xo.as_slice()[k] {
                 ExecAction::Journal(ev) => {
@@ -658,7 +660,7 @@ impl ExecThread {
                     self.journal.stage(&ev, now)?;
                 }
                 ExecAction::Report(mut ev) => {
-                    if written_ns != 0 {
+                    if written_ns != 0 && ev.kind == oek::SENT {
                         ev.request_sent_ns = written_ns;
                     }
                     self.journal.stage(&ev, now)?;
@@ -682,6 +684,7 @@ impl ExecThread {
                         send_ns: 0,
                     })?;
                     written_ns = info.written_ns;
+                    queued = false;
                     self.orders += 1;
                     if intent.recv_ns != 0 {
                         record(
@@ -697,36 +700,35 @@ impl ExecThread {
                     }
                 }
                 ExecAction::SendCancel { client_order_id } => {
-                    written_ns = self
-                        .client
-                        .send_cancel(CancelOrderMsg {
-                            client_order_id,
-                            venue_order_id: 0,
-                            instrument_id: self.instrument_id,
-                            send_ns: 0,
-                        })?
-                        .written_ns;
+                    self.client.queue_cancel(CancelOrderMsg {
+                        client_order_id,
+                        venue_order_id: 0,
+                        instrument_id: self.instrument_id,
+                        send_ns: 0,
+                    })?;
+                    queued = true;
                 }
                 ExecAction::SendModify {
                     client_order_id,
                     price_e8,
                     qty_e8,
                 } => {
-                    written_ns = self
-                        .client
-                        .send_modify(ModifyOrderMsg {
-                            client_order_id,
-                            venue_order_id: 0,
-                            instrument_id: self.instrument_id,
-                            price_e8,
-                            qty_e8,
-                            send_ns: 0,
-                        })?
-                        .written_ns;
+                    self.client.queue_modify(ModifyOrderMsg {
+                        client_order_id,
+                        venue_order_id: 0,
+                        instrument_id: self.instrument_id,
+                        price_e8,
+                        qty_e8,
+                        send_ns: 0,
+                    })?;
+                    queued = true;
                 }
             }
         }
         self.xo.clear();
+        if queued {
+            self.client.send_queued()?;
+        }
         Ok(())
     }
 

@@ -17,7 +17,7 @@
 //! the kernel before the order's bytes leave) and at the end of the pass: one
 //! system call per new order on the tick-to-order path instead of one per record
 //! (venue responses, cancel and modify reports). A record that describes a
-//! request (`CANCEL_SENT`, `SENT`) is written after the request anyway; a crash
+//! request (`CANCEL_SENT`, `SENT`) may reach the file after the request left; a crash
 //! between a venue response being read and the pass's commit loses that response,
 //! as a crash between the read and a per-record write did before. Surviving a crash
 //! of the machine needs an fsync, whose frequency [`FsyncPolicy`] sets. With `EveryMs`, [`Journal::sync_in_background`]
