@@ -32,9 +32,6 @@ const KNOWN_BUGS: &[(&str, &str)] = &[
         "runtime/src/ring/broadcast.rs",
         "attempt to multiply with overflow",
     ),
-    // runtime::control: kill/rearm counters read from the file overflow `+ 1`
-    // (hostile_shm::control_counters_at_u64_max_do_not_panic).
-    ("runtime/src/control.rs", "attempt to add with overflow"),
     // venue::replay::binance: `snapshot_id + 1`
     // (fuzz_props::binance_update_ids_at_u64_max_do_not_overflow).
     (

@@ -411,7 +411,9 @@ impl ActorSlot {
         self.kill_seen_ns.store(0, Ordering::Relaxed);
         self.kill_latency_ns.store(0, Ordering::Relaxed);
         self.state.store(actor_state::STARTING, Ordering::Release);
-        self.generation.fetch_add(1, Ordering::AcqRel) + 1
+        self.generation
+            .fetch_add(1, Ordering::AcqRel)
+            .wrapping_add(1)
     }
 
     /// The supervisor saw the process exit with `wait_status`: state DEAD (unless it stopped
@@ -847,7 +849,11 @@ impl ControlBlock {
         {
             return false;
         }
-        let kill_number = l.kill.kills.fetch_add(1, Ordering::AcqRel) + 1;
+        let kill_number = l
+            .kill
+            .kills
+            .fetch_add(1, Ordering::AcqRel)
+            .saturating_add(1);
         let mut details = KillDetails {
             mono_ns: word,
             wall_ns,
@@ -1094,7 +1100,11 @@ impl ControlBlock {
         if word == 0 {
             return false;
         }
-        let rearm_number = l.kill.rearms.fetch_add(1, Ordering::AcqRel) + 1;
+        let rearm_number = l
+            .kill
+            .rearms
+            .fetch_add(1, Ordering::AcqRel)
+            .saturating_add(1);
         let mut details = RearmDetails {
             mono_ns,
             wall_ns,
