@@ -399,6 +399,9 @@ pub struct ExecMetrics {
     pub cancel_lateness: RttStats,
     /// Venue events for orders we do not know (e.g. an orphan's cancel).
     pub unknown_events: u64,
+    /// Signals refused as malformed: a touch off the instrument's tick, or a strength that is
+    /// not a number within −1 … 1 (Oracle's strengths always are).
+    pub signals_refused: u64,
 }
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -593,11 +596,17 @@ impl Execution {
     pub fn on_md(&mut self, ev: &MdEvent, now_ns: u64) {
         match ev.kind {
             md_kind::TRADE if ev.trade.price_e8 > 0 => self.ltp_e8 = ev.trade.price_e8,
-            md_kind::BOOK if ev.book.bid_levels > 0 && ev.book.ask_levels > 0 => {
+            // An off-tick touch is not taken (a resting order is re-pegged to it).
+            md_kind::BOOK
+                if ev.book.bid_levels > 0
+                    && ev.book.ask_levels > 0
+                    && ev.book.bids[0].price_e8 % self.cfg.tick_size_e8 == 0
+                    && ev.book.asks[0].price_e8 % self.cfg.tick_size_e8 == 0 =>
+            {
                 self.market.bid_e8 = ev.book.bids[0].price_e8;
                 self.market.ask_e8 = ev.book.asks[0].price_e8;
                 if !self.market.have {
-                    self.market.microprice_e8 = (self.market.bid_e8 + self.market.ask_e8) / 2;
+                    self.market.microprice_e8 = midpoint_e8(self.market.bid_e8, self.market.ask_e8);
                 }
             }
             _ => {}
@@ -611,6 +620,17 @@ impl Execution {
             || sig.best_bid_e8 <= 0
             || sig.best_ask_e8 <= sig.best_bid_e8
         {
+            return;
+        }
+        // Orders join or step off the touch a whole number of ticks away: an off-tick touch
+        // would become an off-tick order (refused by the venue, still counted against the
+        // rate limit and OTR). A strength outside −1 … 1 would move the fair value anywhere.
+        let tick = self.cfg.tick_size_e8;
+        if sig.best_bid_e8 % tick != 0
+            || sig.best_ask_e8 % tick != 0
+            || !(-1.0..=1.0).contains(&sig.strength)
+        {
+            self.m.signals_refused += 1;
             return;
         }
         self.market = Market {
@@ -899,7 +919,7 @@ impl Execution {
 
     fn mid_e8(&self) -> i64 {
         if self.market.bid_e8 > 0 && self.market.ask_e8 > 0 {
-            (self.market.bid_e8 + self.market.ask_e8) / 2
+            midpoint_e8(self.market.bid_e8, self.market.ask_e8)
         } else {
             self.ltp_e8
         }
@@ -1193,12 +1213,12 @@ impl Execution {
         for k in 0..levels {
             let step = k as i64 * self.cfg.tick_size_e8;
             let price_e8 = match ts {
-                TradeSide::Buy => self.market.bid_e8 - step,
-                TradeSide::Sell => self.market.ask_e8 + step,
+                TradeSide::Buy => self.market.bid_e8.checked_sub(step),
+                TradeSide::Sell => self.market.ask_e8.checked_add(step),
             };
-            if price_e8 <= 0 {
+            let Some(price_e8) = price_e8.filter(|&p| p > 0) else {
                 break;
-            }
+            };
             let occupied = |o: &Order| {
                 o.side == side_code
                     && !o.cancel_pending
@@ -1366,6 +1386,11 @@ impl Execution {
             out.push(ExecAction::Report(ev));
         }
     }
+}
+
+/// `(a + b) / 2` without overflow for any two prices.
+fn midpoint_e8(a: i64, b: i64) -> i64 {
+    ((a as i128 + b as i128) / 2) as i64
 }
 
 fn ratio(a: u64, b: u64) -> f64 {

@@ -146,7 +146,8 @@ pub fn fair_value_e8(cfg: &NevConfig, m: &NevMarket) -> i64 {
     let shift = m.strength
         * (cfg.alpha_ticks_at_full_strength * m.tick_size_e8 as f64
             + cfg.alpha_bp_at_full_strength * m.mid_e8 as f64 / 1e4);
-    m.microprice_e8 + shift.round() as i64
+    // `as` saturates (and takes NaN to 0); the sum saturates too, at prices near i64::MAX.
+    m.microprice_e8.saturating_add(shift.round() as i64)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -165,7 +166,7 @@ pub fn estimate(
         TradeSide::Buy => 1.0,
         TradeSide::Sell => -1.0,
     };
-    let capture_inr = sign * notional_inr(fair_e8 - price_e8, qty_e8);
+    let capture_inr = sign * notional_inr(fair_e8.saturating_sub(price_e8), qty_e8);
     let exit = match side {
         TradeSide::Buy => TradeSide::Sell,
         TradeSide::Sell => TradeSide::Buy,

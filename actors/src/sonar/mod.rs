@@ -197,6 +197,9 @@ pub struct Sonar {
     corrupt: bool,
     overrun_books_left: u32,
     last_recv_ns: Option<u64>,
+    /// Newest receive time that was not in the future when it came (0 = none): receive times
+    /// must not run back behind it, whatever the clock did meanwhile.
+    newest_recv_ns: u64,
     last_exchange_ns: u64,
     last_seq: u64,
     wall_offset_ns: Option<i64>,
@@ -242,6 +245,7 @@ impl Sonar {
             corrupt: false,
             overrun_books_left: 0,
             last_recv_ns: None,
+            newest_recv_ns: 0,
             last_exchange_ns: 0,
             last_seq: 0,
             wall_offset_ns: None,
@@ -415,14 +419,15 @@ impl Sonar {
         } else {
             now_ns
         };
-        let mut insane = recv > now_ns;
-        if let Some(last) = self.last_recv_ns {
-            insane |= recv < last;
+        let mut insane = recv > now_ns || recv < self.newest_recv_ns;
+        if recv <= now_ns {
+            self.newest_recv_ns = self.newest_recv_ns.max(recv);
         }
         let ex = ev.stamps.exchange_ns;
         if ex != 0 {
             if self.last_exchange_ns != 0 {
-                insane |= ex + self.cfg.max_exchange_backstep_ns < self.last_exchange_ns;
+                insane |=
+                    ex.saturating_add(self.cfg.max_exchange_backstep_ns) < self.last_exchange_ns;
             }
             if let Some(off) = self.wall_offset_ns {
                 let recv_wall = recv as i128 + off as i128;
