@@ -20,18 +20,6 @@ use venue::protocol;
 /// it) in this file or `hostile_shm.rs`: (file, message). [`guarded`] lets these through so
 /// that the pass keeps looking for new bugs; delete an entry when its owner fixes it.
 const KNOWN_BUGS: &[(&str, &str)] = &[
-    // runtime::ring: positions and sequence words read from the file overflow `pos + 1`,
-    // `2 * pos + 2`, `head + 1` (hostile_shm::spsc_positions_at_u64_max_do_not_panic,
-    // hostile_shm::broadcast_positions_past_2_pow_63_do_not_panic).
-    ("runtime/src/ring/spsc.rs", "attempt to add with overflow"),
-    (
-        "runtime/src/ring/broadcast.rs",
-        "attempt to add with overflow",
-    ),
-    (
-        "runtime/src/ring/broadcast.rs",
-        "attempt to multiply with overflow",
-    ),
     // venue::replay::binance: `snapshot_id + 1`
     // (fuzz_props::binance_update_ids_at_u64_max_do_not_overflow).
     (

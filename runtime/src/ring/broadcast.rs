@@ -28,7 +28,10 @@
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-use super::{claim, release, Backing, Line, RingError, Slot, BLOCK_BYTES, MAX_CAPACITY};
+use super::{
+    check_position, claim, release, Backing, Line, RingError, Slot, BLOCK_BYTES, MAX_CAPACITY,
+    MAX_POSITION,
+};
 use crate::msg::ShmSafe;
 #[cfg(not(loom))]
 use crate::shm::Region;
@@ -239,6 +242,10 @@ impl<T: ShmSafe, const N: usize> Broadcast<T, N> {
         let sh = &self.shared;
         claim(sh.publisher(), &sh.backing.name(), "publisher")?;
         let mut pos = sh.publisher().pos.load(Ordering::Acquire);
+        if let Err(e) = check_position(&sh.backing.name(), "publisher", pos) {
+            release(sh.publisher());
+            return Err(e);
+        }
         // Skip slots committed after the persisted position (died between the two stores).
         for _ in 0..N {
             let seq = seq_at(sh, pos & (N as u64 - 1)).load(Ordering::Acquire);
@@ -283,6 +290,12 @@ impl<T: ShmSafe, const N: usize> Broadcast<T, N> {
         } else {
             line.pos.load(Ordering::Acquire)
         };
+        if let Err(e) = check_position(&sh.backing.name(), "publisher", head)
+            .and_then(|()| check_position(&sh.backing.name(), "subscriber cursor", pos))
+        {
+            release(line);
+            return Err(e);
+        }
         // A subscriber may read message p before the publisher stores position p + 1.
         if pos > head + 1 {
             release(line);
@@ -419,7 +432,8 @@ impl<T: ShmSafe, const N: usize> Subscriber<T, N> {
             }
         }
         // Lapped: the slot holds (or is being written with) message pos + N or later.
-        let head = sh.publisher().pos.load(Ordering::Acquire);
+        // (Bounded: a tampered file's head cannot carry the cursor past MAX_POSITION.)
+        let head = sh.publisher().pos.load(Ordering::Acquire).min(MAX_POSITION);
         let next = head.saturating_sub(N as u64).max(pos + 1);
         self.commit(next);
         Recv::Overrun { lost: next - pos }

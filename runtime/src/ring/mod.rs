@@ -38,6 +38,24 @@ use crate::sync::{AtomicU64, Ordering, UnsafeCell};
 /// Largest capacity accepted (2^24 slots): a limit on every queue.
 pub const MAX_CAPACITY: usize = 1 << 24;
 
+/// Largest message position a ring file may hold (2^62: 146 years at 10^9 messages/s). A
+/// position read from a file beyond it is refused as [`RingError::Corrupt`] on attach, so that
+/// `pos + 1` and the broadcast ring's `2 * pos + 2` can never overflow.
+pub const MAX_POSITION: u64 = 1 << 62;
+
+/// `Err(Corrupt)` naming `what` when `pos` is beyond [`MAX_POSITION`].
+fn check_position(ring: &str, what: &str, pos: u64) -> Result<(), RingError> {
+    if pos > MAX_POSITION {
+        return Err(RingError::Corrupt {
+            ring: ring.to_string(),
+            reason: format!(
+                "{what} position {pos} is beyond {MAX_POSITION}: no ring gets that far"
+            ),
+        });
+    }
+    Ok(())
+}
+
 /// Distance between blocks written by different sides (two cache lines).
 pub(crate) const BLOCK_BYTES: usize = 128;
 

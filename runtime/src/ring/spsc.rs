@@ -28,7 +28,8 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 
 use super::{
-    claim, release, Backing, Line, PackedSlot as Slot, RingError, BLOCK_BYTES, MAX_CAPACITY,
+    check_position, claim, release, Backing, Line, PackedSlot as Slot, RingError, BLOCK_BYTES,
+    MAX_CAPACITY,
 };
 use crate::msg::ShmSafe;
 #[cfg(not(loom))]
@@ -232,7 +233,14 @@ impl<T: ShmSafe, const N: usize> Spsc<T, N> {
         let sh = &self.shared;
         claim(sh.prod(), &sh.backing.name(), "producer")?;
         let consumer_pos = sh.cons().pos.load(Ordering::Acquire);
-        let mut pos = sh.prod().pos.load(Ordering::Acquire).max(consumer_pos);
+        let persisted = sh.prod().pos.load(Ordering::Acquire);
+        if let Err(e) = check_position(&sh.backing.name(), "consumer", consumer_pos)
+            .and_then(|()| check_position(&sh.backing.name(), "producer", persisted))
+        {
+            release(sh.prod());
+            return Err(e);
+        }
+        let mut pos = persisted.max(consumer_pos);
         // Skip slots committed after the last persisted position (died between the two
         // stores). Bounded by N: at most N messages can be outstanding.
         for _ in 0..N {
@@ -281,6 +289,10 @@ impl<T: ShmSafe, const N: usize> Spsc<T, N> {
         let sh = &self.shared;
         claim(sh.cons(), &sh.backing.name(), "consumer")?;
         let pos = sh.cons().pos.load(Ordering::Acquire);
+        if let Err(e) = check_position(&sh.backing.name(), "consumer", pos) {
+            release(sh.cons());
+            return Err(e);
+        }
         Ok(Consumer {
             slots: sh.slots,
             prod: sh.prod,
