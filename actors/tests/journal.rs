@@ -3,7 +3,7 @@
 mod common;
 use actors::execution::costs::{CostSchedule, CostTable, Date};
 use actors::execution::journal::{
-    jkind, FsyncPolicy, Journal, JournalError, RecoveredOrderState, RECORD_LEN,
+    jkind, FsyncPolicy, Journal, JournalError, RecoveredOrderState, HEADER_LEN, RECORD_LEN,
 };
 use actors::execution::nev::NevConfig;
 use actors::execution::{
@@ -381,7 +381,7 @@ fn other_policies_keep_fsync_on_the_caller() {
 
 #[test]
 fn staged_records_reach_the_file_together_on_commit_and_on_sync_or_drop() {
-    use actors::execution::journal::{HEADER_LEN, MAX_STAGED_RECORDS};
+    use actors::execution::journal::MAX_STAGED_RECORDS;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("staged.journal");
     let rec = |cid: u64| runtime::msg::OrderEvent {
@@ -432,4 +432,73 @@ fn staged_records_reach_the_file_together_on_commit_and_on_sync_or_drop() {
     assert_eq!((st.last_seq, st.next_client_order_id), (300, 301));
     assert!(!st.damaged);
     assert_eq!(st.ignored_tail_bytes, 0);
+}
+
+/// A commit cut short (here by the file-size limit, as a full disk would) leaves part of its
+/// batch in the file. The journal cuts the file back and keeps the batch, so the retry writes
+/// it whole: no torn record in the middle, no record twice. Runs in a child process, the only
+/// one whose file-size limit is lowered.
+#[test]
+fn a_commit_cut_short_is_undone_and_the_retry_writes_the_batch_whole() {
+    const CHILD: &str = "JOURNAL_TEST_FSIZE_DIR";
+    if let Ok(dir) = std::env::var(CHILD) {
+        let path = Path::new(&dir).join("short.journal");
+        let (mut j, _) = Journal::open(&path, FsyncPolicy::Never).unwrap();
+        let limit = |bytes: u64| {
+            let lim = libc::rlimit {
+                rlim_cur: bytes,
+                rlim_max: libc::RLIM_INFINITY,
+            };
+            // Safety: plain system calls on this (child) process with valid arguments.
+            unsafe {
+                libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+                assert_eq!(libc::setrlimit(libc::RLIMIT_FSIZE, &lim), 0);
+            }
+        };
+        limit((HEADER_LEN + 2 * RECORD_LEN + RECORD_LEN / 2) as u64);
+        for cid in 1..=4u64 {
+            j.stage(
+                &runtime::msg::OrderEvent {
+                    client_order_id: cid,
+                    kind: jkind::INTENT,
+                    seq: cid,
+                    ..Default::default()
+                },
+                cid,
+            )
+            .unwrap();
+        }
+        assert!(j.commit(5).is_err(), "the limit cuts the write short");
+        assert_eq!(
+            file_len(&path),
+            HEADER_LEN as u64,
+            "the partial batch is taken back"
+        );
+        assert_eq!((j.staged_records(), j.records_written()), (4, 0));
+        limit(libc::RLIM_INFINITY);
+        j.commit(6).unwrap();
+        let st = Journal::recover(&path).unwrap();
+        assert_eq!((st.records, st.last_seq), (4, 4));
+        assert!(!st.damaged);
+        assert_eq!(file_len(&path), (HEADER_LEN + 4 * RECORD_LEN) as u64);
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "a_commit_cut_short_is_undone_and_the_retry_writes_the_batch_whole",
+            "--nocapture",
+        ])
+        .env(CHILD, dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "child failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The child really ran this test (not zero tests).
+    assert!(String::from_utf8_lossy(&out.stdout).contains("1 passed"));
 }

@@ -650,7 +650,6 @@ impl ExecThread {
     fn handle(&mut self, now: u64) -> anyhow::Result<()> {
         let mut intent = Stamps::default();
         let mut written_ns = 0;
-        let mut queued = false;
         for k in 0..self.xo.len() {
             match self.xo.as_slice()[k] {
                 ExecAction::Journal(ev) => {
@@ -684,7 +683,6 @@ impl ExecThread {
                         send_ns: 0,
                     })?;
                     written_ns = info.written_ns;
-                    queued = false;
                     self.orders += 1;
                     if intent.recv_ns != 0 {
                         record(
@@ -706,7 +704,6 @@ impl ExecThread {
                         instrument_id: self.instrument_id,
                         send_ns: 0,
                     })?;
-                    queued = true;
                 }
                 ExecAction::SendModify {
                     client_order_id,
@@ -721,12 +718,11 @@ impl ExecThread {
                         qty_e8,
                         send_ns: 0,
                     })?;
-                    queued = true;
                 }
             }
         }
         self.xo.clear();
-        if queued {
+        if self.client.unwritten_bytes() > 0 {
             self.client.send_queued()?;
         }
         Ok(())

@@ -268,6 +268,34 @@ proptest! {
     }
 }
 
+/// A signal on the book that `execution_never_sends_an_off_tick_price` uses, with the touch
+/// on the tick: Execution places at least one order from it (so a refusal below is the input's
+/// doing, not a quiet strategy).
+fn tradeable_signal(strength: f64) -> Signal {
+    let (bid, ask) = (1_000 * S, 1_002 * S + 20_000_000);
+    Signal {
+        instrument_id: 1,
+        best_bid_e8: bid,
+        best_ask_e8: ask,
+        microprice_e8: bid / 2 + ask / 2,
+        strength,
+        stamps: Stamps {
+            recv_ns: 1_000 * MS,
+            ..Default::default()
+        },
+        ..Default::default()
+    }
+}
+
+fn new_orders(out: &ExecActions) -> Vec<i64> {
+    out.iter()
+        .filter_map(|a| match *a {
+            ExecAction::SendNew { price_e8, .. } => Some(price_e8),
+            _ => None,
+        })
+        .collect()
+}
+
 #[test]
 fn execution_survives_i64_extreme_prices() {
     let mut x = exec();
@@ -275,7 +303,7 @@ fn execution_survives_i64_extreme_prices() {
     x.on_md(&touch(1, 10 * MS, i64::MAX, i64::MAX), 10 * MS);
     let sig = Signal {
         instrument_id: 1,
-        best_bid_e8: i64::MAX,
+        best_bid_e8: i64::MAX - 1,
         best_ask_e8: i64::MAX,
         microprice_e8: i64::MAX,
         strength: 1.0,
@@ -283,46 +311,60 @@ fn execution_survives_i64_extreme_prices() {
     };
     x.on_signal(&sig, 11 * MS, &mut out);
     x.on_tick(12 * MS, &mut out);
+    // Both sides are off the tick: the signal is refused and counted.
+    assert!(new_orders(&out).is_empty(), "{out:?}");
+    assert_eq!(x.metrics().signals_refused, 1);
+    // The largest on-tick touch: a sell ladder above it would overflow; it stops instead.
+    let top = i64::MAX / TICK_E8 * TICK_E8;
+    let sig = Signal {
+        best_bid_e8: top - TICK_E8,
+        best_ask_e8: top,
+        microprice_e8: top - TICK_E8 / 2,
+        strength: -1.0,
+        ..sig
+    };
+    x.on_signal(&sig, 13 * MS, &mut out);
+    assert!(
+        new_orders(&out).iter().all(|&p| p > 0 && p % TICK_E8 == 0),
+        "{out:?}"
+    );
 }
 
 #[test]
 fn execution_survives_an_infinite_signal_strength() {
     let mut x = exec();
     let mut out = ExecActions::new();
-    for strength in [f64::INFINITY, f64::NEG_INFINITY, 1e300] {
-        let sig = Signal {
-            instrument_id: 1,
-            best_bid_e8: 950 * S,
-            best_ask_e8: 950 * S + TICK_E8,
-            microprice_e8: 950 * S,
-            strength,
-            ..Default::default()
-        };
-        x.on_signal(&sig, 10 * MS, &mut out);
+    for strength in [f64::INFINITY, f64::NEG_INFINITY, 1e300, f64::NAN, 1.5] {
+        x.on_signal(&tradeable_signal(strength), 1_000 * MS, &mut out);
     }
+    assert!(out.is_empty(), "refused signals act on nothing: {out:?}");
+    assert_eq!(x.metrics().signals_refused, 5);
+    x.on_signal(&tradeable_signal(0.7286740035093164), 1_000 * MS, &mut out);
+    assert!(
+        !new_orders(&out).is_empty(),
+        "the same book with a sane strength trades"
+    );
 }
 
 #[test]
 fn execution_never_sends_an_off_tick_price() {
     let mut x = exec();
     let mut out = ExecActions::new();
-    let (bid, ask) = (1_000 * S + 1, 1_002 * S + 20_000_000);
-    let sig = Signal {
-        instrument_id: 1,
-        best_bid_e8: bid,
-        best_ask_e8: ask,
-        microprice_e8: bid / 2 + ask / 2,
-        strength: 0.7286740035093164,
-        stamps: Stamps {
-            recv_ns: 1_000 * MS,
-            ..Default::default()
-        },
-        ..Default::default()
+    // The touch one unit (10^-8 rupee) off the tick: refused, counted, nothing sent.
+    let off = Signal {
+        best_bid_e8: 1_000 * S + 1,
+        ..tradeable_signal(0.7286740035093164)
     };
-    x.on_signal(&sig, 1_000 * MS, &mut out);
-    for a in out.iter() {
-        if let ExecAction::SendNew { price_e8, .. } | ExecAction::SendModify { price_e8, .. } = *a {
-            assert_eq!(price_e8 % TICK_E8, 0, "{a:?}");
-        }
-    }
+    x.on_signal(&off, 1_000 * MS, &mut out);
+    assert!(out.is_empty(), "{out:?}");
+    assert_eq!(x.metrics().signals_refused, 1);
+    // An off-tick book is not taken either; the on-tick signal then quotes on the tick.
+    x.on_md(
+        &touch(1, 1_000 * MS, 1_000 * S + 1, 1_002 * S + 3),
+        1_000 * MS,
+    );
+    x.on_signal(&tradeable_signal(0.7286740035093164), 1_000 * MS, &mut out);
+    let prices = new_orders(&out);
+    assert!(!prices.is_empty());
+    assert!(prices.iter().all(|&p| p % TICK_E8 == 0), "{prices:?}");
 }

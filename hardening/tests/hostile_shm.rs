@@ -227,9 +227,10 @@ fn spsc_positions_at_u64_max_do_not_panic() {
     // Consumer line at payload offset 256, its position first.
     poke(&dir.path().join("orders.ring"), 256, u64::MAX);
     let ring = Orders::attach(&dir, "orders.ring").unwrap();
-    if let Ok(mut c) = ring.consumer() {
-        let _ = c.try_pop();
-    }
+    assert!(
+        matches!(ring.consumer(), Err(RingError::Corrupt { .. })),
+        "a consumer position of u64::MAX is corrupt"
+    );
     drop(ring);
     // Producer line at payload offset 128.
     poke(&dir.path().join("orders.ring"), 128, u64::MAX);
@@ -249,11 +250,16 @@ fn broadcast_positions_past_2_pow_63_do_not_panic() {
     // Publisher line at payload offset 128.
     poke(&dir.path().join("md.ring"), 128, 1 << 63);
     let ring = Md::attach(&dir, "md.ring").unwrap();
-    let _ = ring.publisher();
-    let _ = ring.subscribe(0).map(|mut s| s.poll());
+    assert!(matches!(ring.publisher(), Err(RingError::Corrupt { .. })));
+    assert!(matches!(ring.subscribe(0), Err(RingError::Corrupt { .. })));
     poke(&dir.path().join("md.ring"), 128, u64::MAX);
     let ring = Md::attach(&dir, "md.ring").unwrap();
-    let _ = ring.subscribe(1);
+    assert!(matches!(ring.subscribe(1), Err(RingError::Corrupt { .. })));
+    // A refused side is free again: with the position repaired, it attaches.
+    poke(&dir.path().join("md.ring"), 128, 0);
+    let ring = Md::attach(&dir, "md.ring").unwrap();
+    assert!(ring.publisher().is_ok());
+    assert!(ring.subscribe(1).is_ok());
 }
 
 /// A tampered control.shm must not make the kill switch itself panic: the kill and re-arm

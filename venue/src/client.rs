@@ -322,14 +322,16 @@ impl OrderClient {
         self.conn.send(&Frame::NewOrder(m))
     }
 
-    pub fn send_cancel(&mut self, mut m: CancelOrderMsg) -> Result<SendInfo, ClientError> {
-        m.send_ns = (self.conn.clock)();
-        self.conn.send(&Frame::CancelOrder(m))
+    /// Send a cancel now (with anything queued before it).
+    pub fn send_cancel(&mut self, m: CancelOrderMsg) -> Result<SendInfo, ClientError> {
+        self.queue_cancel(m)?;
+        self.send_queued()
     }
 
-    pub fn send_modify(&mut self, mut m: ModifyOrderMsg) -> Result<SendInfo, ClientError> {
-        m.send_ns = (self.conn.clock)();
-        self.conn.send(&Frame::ModifyOrder(m))
+    /// Send a modification now (with anything queued before it).
+    pub fn send_modify(&mut self, m: ModifyOrderMsg) -> Result<SendInfo, ClientError> {
+        self.queue_modify(m)?;
+        self.send_queued()
     }
 
     /// Queue a cancel without writing it: it leaves with the next send or

@@ -148,6 +148,11 @@ pub struct Journal {
     unsynced: bool,
     /// Staged records not written yet (at most [`MAX_STAGED_RECORDS`]).
     staged: Vec<u8>,
+    /// File length after the last complete commit: a commit that fails part way is cut back to
+    /// it, so that the retry neither duplicates records nor leaves a torn one behind.
+    committed_len: u64,
+    /// Set when a failed commit could not be cut back: nothing more is written.
+    unwritable: bool,
     records_written: u64,
     /// The helper thread that fsyncs for `EveryMs`, once started.
     background: Option<BackgroundSync>,
@@ -242,6 +247,8 @@ impl Journal {
             last_sync_ns: 0,
             unsynced: false,
             staged: Vec::with_capacity(MAX_STAGED_RECORDS * RECORD_LEN),
+            committed_len: valid_len,
+            unwritable: false,
             records_written: 0,
             background: None,
         };
@@ -380,19 +387,32 @@ impl Journal {
     }
 
     /// Write every staged record with one `write` call (nothing at all when none is staged),
-    /// then fsync per policy. On an error the staged records are kept, so nothing is dropped
+    /// then fsync per policy. On an error the file is cut back to its last complete commit and
+    /// the staged records are kept, so a later commit writes them whole and nothing is dropped
     /// silently; the caller halts trading (see `ExecutionActor::journal_failure`).
     pub fn commit(&mut self, now_ns: u64) -> Result<(), JournalError> {
         if self.staged.is_empty() {
             return Ok(());
         }
-        let path = &self.path;
-        self.file
-            .write_all(&self.staged)
-            .map_err(|source| JournalError::Io {
-                path: path.clone(),
-                source,
-            })?;
+        let io = |path: &Path, source| JournalError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        if self.unwritable {
+            let e = std::io::Error::other("an earlier failed write could not be undone");
+            return Err(io(&self.path, e));
+        }
+        if let Err(e) = self.file.write_all(&self.staged) {
+            // Part of the batch may be in the file (a full disk): take it back out.
+            let len = self.committed_len;
+            let undone = self
+                .file
+                .set_len(len)
+                .and_then(|()| self.file.seek(SeekFrom::Start(len)));
+            self.unwritable = undone.is_err();
+            return Err(io(&self.path, e));
+        }
+        self.committed_len += self.staged.len() as u64;
         self.records_written += (self.staged.len() / RECORD_LEN) as u64;
         self.staged.clear();
         self.unsynced = true;

@@ -379,8 +379,6 @@ impl ExecutionActor {
         let mut intent_stamps = Stamps::default();
         // When the last new order's bytes were written (0 = not written).
         let mut written_ns = 0u64;
-        // Cancels or modifications queued and not yet written.
-        let mut queued = false;
         let n = self.xo.len();
         for k in 0..n {
             let action = self.xo.as_slice()[k];
@@ -441,10 +439,7 @@ impl ExecutionActor {
                         Some(Ok(info)) => {
                             written_ns = info.written_ns;
                             self.sends += 1;
-                            if queued {
-                                queued = false;
-                                self.queued_written(written_ns);
-                            }
+                            self.queued_written(written_ns);
                             if intent_stamps.recv_ns != 0 {
                                 self.stages.record(
                                     ST_TICK_TO_ORDER,
@@ -464,8 +459,6 @@ impl ExecutionActor {
                                 // venue cancels our orders when a session closes).
                                 self.send_errors += 1;
                                 self.lost = true;
-                                queued = false;
-                                self.queued_deadlines_ns.clear();
                             }
                             self.local_rejects.push(NotSent::New(client_order_id));
                         }
@@ -480,16 +473,12 @@ impl ExecutionActor {
                     };
                     match self.client.as_mut().map(|c| c.queue_cancel(msg)) {
                         Some(Ok(_)) => {
-                            queued = true;
                             self.sends += 1;
                             if from_timer {
                                 if let Some(i) = self.track_find(client_order_id) {
-                                    let deadline = self.tracked[i].placed_ns + self.cancel_after_ns;
-                                    if self.queued_deadlines_ns.len()
-                                        < self.queued_deadlines_ns.capacity()
-                                    {
-                                        self.queued_deadlines_ns.push(deadline);
-                                    }
+                                    // Bounded by the batch (at most EXEC_ACTIONS, the capacity).
+                                    self.queued_deadlines_ns
+                                        .push(self.tracked[i].placed_ns + self.cancel_after_ns);
                                 }
                             }
                         }
@@ -528,10 +517,7 @@ impl ExecutionActor {
                         send_ns: 0,
                     };
                     match self.client.as_mut().map(|c| c.queue_modify(msg)) {
-                        Some(Ok(_)) => {
-                            queued = true;
-                            self.sends += 1;
-                        }
+                        Some(Ok(_)) => self.sends += 1,
                         Some(Err(_)) => {
                             self.send_errors += 1;
                             self.lost = true;
@@ -542,15 +528,16 @@ impl ExecutionActor {
             }
         }
         self.xo.clear();
-        if queued {
-            match self.client.as_mut().map(|c| c.send_queued()) {
-                Some(Ok(info)) => self.queued_written(info.written_ns),
-                Some(Err(_)) => {
-                    self.send_errors += 1;
-                    self.lost = true;
-                }
-                None => {}
+        // What is still queued (no new order followed it) leaves now, unless the session is
+        // gone (the venue cancelled our orders when it closed).
+        let unsent = self.client.as_mut().filter(|c| c.unwritten_bytes() > 0);
+        match unsent.filter(|_| !self.lost).map(|c| c.send_queued()) {
+            Some(Ok(info)) => self.queued_written(info.written_ns),
+            Some(Err(_)) => {
+                self.send_errors += 1;
+                self.lost = true;
             }
+            None => {}
         }
         self.queued_deadlines_ns.clear();
         // Requests that never left: tell the state machine (bounded: one per order just
@@ -573,7 +560,7 @@ impl ExecutionActor {
     }
 
     /// The queued cancels and modifications were written at `written_ns`: record the lateness
-    /// of the 200 ms cancels among them.
+    /// of the 200 ms cancels among them (none queued: nothing to do).
     fn queued_written(&mut self, written_ns: u64) {
         for &deadline_ns in &self.queued_deadlines_ns {
             self.stages
@@ -694,16 +681,17 @@ impl ExecutionActor {
     fn kill_now(&mut self, now: u64) {
         self.exec.on_kill(now, &mut self.xo);
         self.handle_actions(now, false);
-        self.commit_journal(now);
     }
 
     fn housekeeping(&mut self, now: u64) {
         if self.lost {
             self.lose_session(now);
         }
-        // The pass's remaining records (venue responses, reports after sends) reach the
-        // kernel before the pass ends, and the fsync that may follow covers them.
-        if self.journal.commit(now).is_err() || self.journal.sync_if_due(now).is_err() {
+        // The pass's remaining records (venue responses, reports after sends, the kill's
+        // cancels) reach the kernel before the pass ends, and the fsync that may follow
+        // covers them.
+        self.commit_journal(now);
+        if self.journal.sync_if_due(now).is_err() {
             self.journal_failure();
         }
         if now.saturating_sub(self.last_publish_ns) >= PUBLISH_INTERVAL_NS {

@@ -29,7 +29,7 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 
 use super::{
-    check_position, claim, release, Backing, Line, RingError, Slot, BLOCK_BYTES, MAX_CAPACITY,
+    check_positions, claim, release, Backing, Line, RingError, Slot, BLOCK_BYTES, MAX_CAPACITY,
     MAX_POSITION,
 };
 use crate::msg::ShmSafe;
@@ -242,10 +242,7 @@ impl<T: ShmSafe, const N: usize> Broadcast<T, N> {
         let sh = &self.shared;
         claim(sh.publisher(), &sh.backing.name(), "publisher")?;
         let mut pos = sh.publisher().pos.load(Ordering::Acquire);
-        if let Err(e) = check_position(&sh.backing.name(), "publisher", pos) {
-            release(sh.publisher());
-            return Err(e);
-        }
+        check_positions(sh.publisher(), &sh.backing, &[("publisher", pos)])?;
         // Skip slots committed after the persisted position (died between the two stores).
         for _ in 0..N {
             let seq = seq_at(sh, pos & (N as u64 - 1)).load(Ordering::Acquire);
@@ -290,12 +287,11 @@ impl<T: ShmSafe, const N: usize> Broadcast<T, N> {
         } else {
             line.pos.load(Ordering::Acquire)
         };
-        if let Err(e) = check_position(&sh.backing.name(), "publisher", head)
-            .and_then(|()| check_position(&sh.backing.name(), "subscriber cursor", pos))
-        {
-            release(line);
-            return Err(e);
-        }
+        check_positions(
+            line,
+            &sh.backing,
+            &[("publisher", head), ("subscriber cursor", pos)],
+        )?;
         // A subscriber may read message p before the publisher stores position p + 1.
         if pos > head + 1 {
             release(line);

@@ -43,17 +43,21 @@ pub const MAX_CAPACITY: usize = 1 << 24;
 /// `pos + 1` and the broadcast ring's `2 * pos + 2` can never overflow.
 pub const MAX_POSITION: u64 = 1 << 62;
 
-/// `Err(Corrupt)` naming `what` when `pos` is beyond [`MAX_POSITION`].
-fn check_position(ring: &str, what: &str, pos: u64) -> Result<(), RingError> {
-    if pos > MAX_POSITION {
-        return Err(RingError::Corrupt {
-            ring: ring.to_string(),
-            reason: format!(
-                "{what} position {pos} is beyond {MAX_POSITION}: no ring gets that far"
-            ),
-        });
-    }
-    Ok(())
+/// Refuse (as [`RingError::Corrupt`]) positions read from the file beyond [`MAX_POSITION`],
+/// each named by what holds it; on a refusal, free `side`, the side just claimed.
+fn check_positions(
+    side: &Line,
+    backing: &Backing,
+    positions: &[(&str, u64)],
+) -> Result<(), RingError> {
+    let Some(&(what, pos)) = positions.iter().find(|&&(_, pos)| pos > MAX_POSITION) else {
+        return Ok(());
+    };
+    release(side);
+    Err(RingError::Corrupt {
+        ring: backing.name(),
+        reason: format!("{what} position {pos} is beyond {MAX_POSITION}: no ring gets that far"),
+    })
 }
 
 /// Distance between blocks written by different sides (two cache lines).

@@ -28,7 +28,7 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 
 use super::{
-    check_position, claim, release, Backing, Line, PackedSlot as Slot, RingError, BLOCK_BYTES,
+    check_positions, claim, release, Backing, Line, PackedSlot as Slot, RingError, BLOCK_BYTES,
     MAX_CAPACITY,
 };
 use crate::msg::ShmSafe;
@@ -234,12 +234,11 @@ impl<T: ShmSafe, const N: usize> Spsc<T, N> {
         claim(sh.prod(), &sh.backing.name(), "producer")?;
         let consumer_pos = sh.cons().pos.load(Ordering::Acquire);
         let persisted = sh.prod().pos.load(Ordering::Acquire);
-        if let Err(e) = check_position(&sh.backing.name(), "consumer", consumer_pos)
-            .and_then(|()| check_position(&sh.backing.name(), "producer", persisted))
-        {
-            release(sh.prod());
-            return Err(e);
-        }
+        check_positions(
+            sh.prod(),
+            &sh.backing,
+            &[("consumer", consumer_pos), ("producer", persisted)],
+        )?;
         let mut pos = persisted.max(consumer_pos);
         // Skip slots committed after the last persisted position (died between the two
         // stores). Bounded by N: at most N messages can be outstanding.
@@ -289,10 +288,7 @@ impl<T: ShmSafe, const N: usize> Spsc<T, N> {
         let sh = &self.shared;
         claim(sh.cons(), &sh.backing.name(), "consumer")?;
         let pos = sh.cons().pos.load(Ordering::Acquire);
-        if let Err(e) = check_position(&sh.backing.name(), "consumer", pos) {
-            release(sh.cons());
-            return Err(e);
-        }
+        check_positions(sh.cons(), &sh.backing, &[("consumer", pos)])?;
         Ok(Consumer {
             slots: sh.slots,
             prod: sh.prod,
