@@ -1,8 +1,9 @@
 //! Doorbells: an idle actor parks on its own futex word and the producers of the topics it waits
 //! for ring it. Checked here: a notify reaches a parked waiter of its topic and only such
-//! waiters; the kill switch rings every doorbell; the actor loop announces parking before it
-//! re-checks its inputs (so a message arriving in between is handled, not slept through) and
-//! never sleeps past the actor's deadline. Every wait that nobody ends would last 60 s; the
+//! waiters; the kill switch wakes every parked actor, and a kill between announcing a park and
+//! the wait is not slept through; the actor loop announces parking before it re-checks its
+//! inputs (so a message arriving in between is handled, not slept through) and never sleeps past
+//! the actor's deadline. Every wait that nobody ends would last 60 s; the
 //! watchdog fails the test after 20 s instead of hanging.
 
 use runtime::actor::{Actor, ActorLoop, PassOutcome};
@@ -82,15 +83,17 @@ fn notify_rings_only_parked_waiters_of_its_topic() {
 }
 
 #[test]
-fn the_kill_switch_rings_every_doorbell() {
+fn the_kill_switch_wakes_every_parked_actor() {
     let cb = block();
-    // Oracle waits for no topic at all: only the kill switch may wake it.
-    let woken = park_on_thread(&cb, 1);
+    // None of the three waits for a topic: only the kill switch may wake them.
+    let parked: Vec<_> = (0..3).map(|index| park_on_thread(&cb, index)).collect();
     assert!(cb.kill("test", "doorbells"));
-    assert!(
-        woken.recv_timeout(WATCHDOG).is_ok(),
-        "a parked actor slept through the kill switch"
-    );
+    for (index, woken) in parked.iter().enumerate() {
+        assert!(
+            woken.recv_timeout(WATCHDOG).is_ok(),
+            "parked actor {index} slept through the kill switch"
+        );
+    }
     // And the re-arm too.
     let woken = park_on_thread(&cb, 1);
     assert!(cb.rearm("operator"));
@@ -98,6 +101,26 @@ fn the_kill_switch_rings_every_doorbell() {
         woken.recv_timeout(WATCHDOG).is_ok(),
         "a parked actor slept through the re-arm"
     );
+}
+
+#[test]
+fn a_kill_between_park_begin_and_the_wait_is_not_lost() {
+    let cb = block();
+    let seq = cb.park_begin(1);
+    // The kill lands after the parker announced itself and re-checked the kill word, before
+    // it waits: the wait must return at once, not after its timeout.
+    assert!(cb.kill("test", "between the re-check and the wait"));
+    let (tx, rx) = mpsc::channel();
+    let waiter = cb.clone();
+    thread::spawn(move || {
+        waiter.park_wait(1, seq, NEVER_US);
+        let _ = tx.send(());
+    });
+    assert!(
+        rx.recv_timeout(WATCHDOG).is_ok(),
+        "a wait that began after the kill slept through it"
+    );
+    cb.park_end(1);
 }
 
 #[test]

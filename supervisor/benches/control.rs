@@ -3,7 +3,8 @@
 //! - **kill switch**: the flag written → the last hot actor has seen it (each actor's loop records
 //!   the kill word's age when it first sees it; the trial's latency is the largest over the hot
 //!   actors, every kind but `ui`, the monitoring service); the same over every actor, the UI
-//!   included, is printed beside it;
+//!   included, is printed beside it, then each actor's own figure and how long `kill()` kept its
+//!   caller (it wakes every parked actor; those on the caller's core may run before it returns);
 //! - **restart**: SIGKILL of one actor → the first heartbeat of its new process (the new
 //!   process's own timestamp of that beat, in its slot).
 //!
@@ -142,25 +143,49 @@ fn report(label: &str, h: &Histogram<u64>) -> (u64, u64) {
     (p50, p99)
 }
 
+/// What the kill-switch trials measured, ns per trial.
+struct KillTrials {
+    /// Flag written → the last of the hot actors saw it.
+    last_hot: Histogram<u64>,
+    /// Flag written → the last of every actor saw it.
+    last_seen: Histogram<u64>,
+    /// Flag written → each actor saw it, by slot.
+    per_actor: Vec<Histogram<u64>>,
+    /// How long `kill()` kept its caller (it wakes every parked actor; actors on the caller's
+    /// core may run before it returns).
+    call: Histogram<u64>,
+}
+
 /// Kill-switch trials: set, wait for every actor to have seen it, re-arm, wait for RUNNING.
-/// Returns the latency to the last of the actors in `hot` (slot indices), and to the last of all.
-fn kill_switch(e: &Engine, hot: &[usize], trials: u32) -> (Histogram<u64>, Histogram<u64>) {
+/// `hot` names the hot actors' slot indices.
+fn kill_switch(e: &Engine, hot: &[usize], trials: u32) -> KillTrials {
     let c = &e.control;
     let n = c.actor_count();
-    let mut last_hot = hist();
-    let mut last_seen = hist();
+    let mut t = KillTrials {
+        last_hot: hist(),
+        last_seen: hist(),
+        per_actor: (0..n).map(|_| hist()).collect(),
+        call: hist(),
+    };
     for _ in 0..trials {
         // Let every actor fall back into its deepest idle state, as in a quiet market.
         std::thread::sleep(Duration::from_millis(20));
+        let called_ns = monotonic_ns();
         assert!(c.kill("bench", "kill-switch latency trial"));
+        t.call
+            .record(monotonic_ns().saturating_sub(called_ns).max(1))
+            .unwrap();
         wait_until("every actor to see the kill", || {
             (0..n).all(|i| c.slot(i).kill_seen().is_some())
         });
-        let seen = |i: usize| c.slot(i).kill_seen().map_or(0, |s| s.1);
-        let worst = (0..n).map(seen).max().unwrap_or(0);
-        let worst_hot = hot.iter().map(|&i| seen(i)).max().unwrap_or(0);
-        last_seen.record(worst.max(1)).unwrap();
-        last_hot.record(worst_hot.max(1)).unwrap();
+        let seen = |i: usize| c.slot(i).kill_seen().map_or(0, |s| s.1).max(1);
+        for (i, h) in t.per_actor.iter_mut().enumerate() {
+            h.record(seen(i)).unwrap();
+        }
+        let worst = (0..n).map(seen).max().unwrap_or(1);
+        let worst_hot = hot.iter().map(|&i| seen(i)).max().unwrap_or(1);
+        t.last_seen.record(worst).unwrap();
+        t.last_hot.record(worst_hot).unwrap();
         assert!(c.rearm("bench"));
         wait_until("every actor running again", || {
             (0..n).all(|i| {
@@ -168,7 +193,7 @@ fn kill_switch(e: &Engine, hot: &[usize], trials: u32) -> (Histogram<u64>, Histo
             })
         });
     }
-    (last_hot, last_seen)
+    t
 }
 
 /// The kill switch's floor: the bench's thread (on the housekeeping core) rings one doorbell of an
@@ -392,12 +417,19 @@ fn main() {
         let hot: Vec<usize> = (0..raw.actors.len())
             .filter(|&i| raw.actors[i].kind != "ui")
             .collect();
-        let (kill_hot, kill_all) = kill_switch(&engine, &hot, trials);
+        let kill = kill_switch(&engine, &hot, trials);
         let (kill_p50, kill_p99) = report(
             &format!("kill switch: set → last hot actor saw it ({})", hot.len()),
-            &kill_hot,
+            &kill.last_hot,
         );
-        report("kill switch: set → every actor saw it (ui too)", &kill_all);
+        report(
+            "kill switch: set → every actor saw it (ui too)",
+            &kill.last_seen,
+        );
+        for (a, h) in raw.actors.iter().zip(&kill.per_actor) {
+            report(&format!("    seen by {} (core {})", a.name, a.core), h);
+        }
+        report("    kill() returned to its caller", &kill.call);
         let sleep_us = longest_sleep_us(raw);
         println!(
             "    kill / doorbell floor: p50 {:.2}, p99 {:.2}; kill p99 / longest idle sleep ({sleep_us} µs) = {:.2}",
