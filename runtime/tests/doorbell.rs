@@ -103,6 +103,18 @@ fn the_kill_switch_wakes_every_parked_actor() {
     );
 }
 
+/// Wait on another thread with the doorbell value `seq` read earlier by `park_begin`; whether
+/// that wait returned within the watchdog (it would last 60 s if nothing ended it).
+fn wait_returns(cb: &Arc<ControlBlock>, index: usize, seq: u32) -> bool {
+    let (tx, rx) = mpsc::channel();
+    let waiter = cb.clone();
+    thread::spawn(move || {
+        waiter.park_wait(index, seq, NEVER_US);
+        let _ = tx.send(());
+    });
+    rx.recv_timeout(WATCHDOG).is_ok()
+}
+
 #[test]
 fn a_kill_between_park_begin_and_the_wait_is_not_lost() {
     let cb = block();
@@ -110,14 +122,8 @@ fn a_kill_between_park_begin_and_the_wait_is_not_lost() {
     // The kill lands after the parker announced itself and re-checked the kill word, before
     // it waits: the wait must return at once, not after its timeout.
     assert!(cb.kill("test", "between the re-check and the wait"));
-    let (tx, rx) = mpsc::channel();
-    let waiter = cb.clone();
-    thread::spawn(move || {
-        waiter.park_wait(1, seq, NEVER_US);
-        let _ = tx.send(());
-    });
     assert!(
-        rx.recv_timeout(WATCHDOG).is_ok(),
+        wait_returns(&cb, 1, seq),
         "a wait that began after the kill slept through it"
     );
     cb.park_end(1);
@@ -130,14 +136,8 @@ fn a_ring_between_park_begin_and_the_wait_is_not_lost() {
     let seq = cb.park_begin(1);
     // The producer publishes and notifies after the parker read its doorbell, before it waits.
     assert_eq!(cb.notify(topic::MD), 1);
-    let (tx, rx) = mpsc::channel();
-    let waiter = cb.clone();
-    thread::spawn(move || {
-        waiter.park_wait(1, seq, NEVER_US);
-        let _ = tx.send(());
-    });
     assert!(
-        rx.recv_timeout(WATCHDOG).is_ok(),
+        wait_returns(&cb, 1, seq),
         "a wait with a stale doorbell value slept"
     );
     cb.park_end(1);
