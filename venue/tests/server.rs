@@ -57,6 +57,16 @@ fn logon(account: u32, stp: u64) -> Logon {
     }
 }
 
+/// An order-entry session of `account` on the venue `h`, logged on.
+fn logged_on(h: &server::ServerHandle, account: u32, stp: u64) -> OrderClient {
+    OrderClient::connect(
+        h.order_entry_addr(),
+        logon(account, stp),
+        ClientConfig::default(),
+    )
+    .expect("connect and log on")
+}
+
 /// Poll until `pred` accepts a frame (returns the frames seen), bounded by the watchdog.
 fn wait_for(
     c: &mut OrderClient,
@@ -117,12 +127,8 @@ fn new_order(clid: u64, sd: u8, px: i64, qty: i64) -> NewOrderMsg {
 fn order_life_cycle_over_loopback() {
     watchdog(|| {
         let h = server::start(quiet_config()).unwrap();
-        let mut a =
-            OrderClient::connect(h.order_entry_addr(), logon(11, 1), ClientConfig::default())
-                .unwrap();
-        let mut b =
-            OrderClient::connect(h.order_entry_addr(), logon(22, 2), ClientConfig::default())
-                .unwrap();
+        let mut a = logged_on(&h, 11, 1);
+        let mut b = logged_on(&h, 22, 2);
         assert_eq!(a.logon_ack().instruments, 1);
         // A rests a sell of 10 at 1400.10: accepted then open.
         a.send_new_order(new_order(1, side::SELL, 1400 * S + 10_000_000, 10 * S))
@@ -217,9 +223,7 @@ fn order_life_cycle_over_loopback() {
 fn queued_requests_leave_with_the_next_send_in_order() {
     watchdog(|| {
         let h = server::start(quiet_config()).unwrap();
-        let mut a =
-            OrderClient::connect(h.order_entry_addr(), logon(11, 1), ClientConfig::default())
-                .unwrap();
+        let mut a = logged_on(&h, 11, 1);
         // Nothing queued: a no-op that reports everything written.
         let info = a.send_queued().unwrap();
         assert!(info.flushed);
@@ -291,9 +295,7 @@ fn market_data_stream_feeds_the_feed() {
     watchdog(|| {
         let h = server::start(quiet_config()).unwrap();
         let mut md = MdClient::connect(h.market_data_addr(), ClientConfig::default()).unwrap();
-        let mut a =
-            OrderClient::connect(h.order_entry_addr(), logon(11, 1), ClientConfig::default())
-                .unwrap();
+        let mut a = logged_on(&h, 11, 1);
         let mut feed = Feed::new(FeedConfig::default(), &[1]);
         let mut out = Vec::new();
         a.send_new_order(new_order(1, side::BUY, 1399 * S, 3 * S))
@@ -353,9 +355,7 @@ fn mean_ack_ns(c: &mut OrderClient, first_clid: u64, n: u64) -> u64 {
 fn latency_injection_changes_the_ack_delay() {
     watchdog(|| {
         let h = server::start(quiet_config()).unwrap();
-        let mut a =
-            OrderClient::connect(h.order_entry_addr(), logon(11, 1), ClientConfig::default())
-                .unwrap();
+        let mut a = logged_on(&h, 11, 1);
         let base = mean_ack_ns(&mut a, 1, 5);
         // 10 ms each way: the round trip includes at least 20 ms of injected delay.
         h.set_latency(10_000_000, 0);
@@ -432,9 +432,7 @@ fn malformed_frames_get_error_codes_as_documented() {
     watchdog(|| {
         let h = server::start(quiet_config()).unwrap();
         // Unknown type: Error 4, not closing; the session carries on.
-        let mut a =
-            OrderClient::connect(h.order_entry_addr(), logon(11, 1), ClientConfig::default())
-                .unwrap();
+        let mut a = logged_on(&h, 11, 1);
         let mut raw = Vec::new();
         encode(&Frame::Heartbeat(Heartbeat { send_ns: 1 }), 9, &mut raw);
         raw[3] = 200;
@@ -463,9 +461,7 @@ fn malformed_frames_get_error_codes_as_documented() {
             "{seen:?}"
         );
         // Oversized: refused from the header.
-        let mut b =
-            OrderClient::connect(h.order_entry_addr(), logon(22, 2), ClientConfig::default())
-                .unwrap();
+        let mut b = logged_on(&h, 22, 2);
         let mut raw = Vec::new();
         encode(&Frame::Heartbeat(Heartbeat { send_ns: 1 }), 1, &mut raw);
         raw[4..8].copy_from_slice(&1_000_000u32.to_le_bytes());
@@ -475,9 +471,7 @@ fn malformed_frames_get_error_codes_as_documented() {
             matches!(seen.last(), Some(Frame::Error(e)) if e.code == error_code::OVERSIZED && e.closing)
         );
         // Bad length for a known type: Error 6, closing.
-        let mut c =
-            OrderClient::connect(h.order_entry_addr(), logon(33, 3), ClientConfig::default())
-                .unwrap();
+        let mut c = logged_on(&h, 33, 3);
         let mut raw = Vec::new();
         encode(&Frame::Heartbeat(Heartbeat { send_ns: 1 }), 1, &mut raw);
         raw[4..8].copy_from_slice(&9u32.to_le_bytes());
@@ -503,9 +497,7 @@ fn malformed_frames_get_error_codes_as_documented() {
         let (_, f, _) = decode(&buf).unwrap();
         assert!(matches!(f, Frame::Error(e) if e.code == error_code::UNEXPECTED && e.closing));
         // The venue survived all of it.
-        let mut d =
-            OrderClient::connect(h.order_entry_addr(), logon(44, 4), ClientConfig::default())
-                .unwrap();
+        let mut d = logged_on(&h, 44, 4);
         d.send_new_order(new_order(1, side::SELL, 1500 * S, S))
             .unwrap();
         wait_for(&mut d, |f| matches!(f, Frame::OrderOpen(_)));
@@ -556,9 +548,7 @@ fn cancel_on_disconnect_and_shutdown_goodbye() {
             }
         };
         {
-            let mut a =
-                OrderClient::connect(h.order_entry_addr(), logon(11, 1), ClientConfig::default())
-                    .unwrap();
+            let mut a = logged_on(&h, 11, 1);
             a.send_new_order(new_order(1, side::BUY, 1399 * S, 3 * S))
                 .unwrap();
             wait_for(&mut a, |f| matches!(f, Frame::OrderOpen(_)));
@@ -568,9 +558,7 @@ fn cancel_on_disconnect_and_shutdown_goodbye() {
         } // dropped: the socket closes
           // Cancel on disconnect: the bid leaves market data.
         await_bid("the bid cancelled on disconnect", &|bb| bb.is_none());
-        let mut b =
-            OrderClient::connect(h.order_entry_addr(), logon(22, 2), ClientConfig::default())
-                .unwrap();
+        let mut b = logged_on(&h, 22, 2);
         let stop = std::thread::spawn(move || h.stop());
         let seen = read_all_raw(&mut b, true);
         assert!(seen
