@@ -4,7 +4,7 @@ mod ring_common;
 
 use ring_common::{engine_dir, serial, watchdog, Backoff};
 use runtime::ring::probe::ProbeMsg;
-use runtime::ring::{Full, RingError, Spsc};
+use runtime::ring::{Full, RingError, SkipError, Spsc};
 use runtime::shm::{AttachError, Region};
 
 const SALT: u64 = 0x5150;
@@ -116,6 +116,90 @@ fn restarted_consumer_resumes_where_it_stopped() {
     assert_eq!(rx.position(), 3);
     let got: Vec<u64> = std::iter::from_fn(|| rx.try_pop().map(|m| m.seq)).collect();
     assert_eq!(got, (3..10).collect::<Vec<_>>());
+}
+
+/// A consumer that keeps its own state saves it (tagged with the batch's end) before the commit;
+/// one that dies in between leaves the batch to be delivered again, and its successor steps over
+/// exactly what the saved state already holds.
+#[test]
+fn a_consumer_dying_between_its_checkpoint_and_the_commit_counts_nothing_twice() {
+    let (_base, dir) = engine_dir();
+    let ring = Spsc::<ProbeMsg, 16>::create(&dir, "mail").unwrap();
+    let mut tx = ring.producer().unwrap();
+    for s in 0..10 {
+        tx.try_push(&ProbeMsg::new(s, SALT)).unwrap();
+    }
+    // The consumer's state: the sum of the sequence numbers it has folded in; saved with the
+    // position it was made at.
+    let fold = |sum: &mut u64, _: u64, m: &ProbeMsg| *sum += m.seq;
+    let mut saved = (0u64, 0u64);
+    {
+        let mut rx = ring.consumer().unwrap();
+        let mut sum = 0;
+        let n = rx.pop_batch_checkpointed(3, &mut sum, fold, |sum, end| saved = (*sum, end));
+        assert_eq!((n, saved, rx.position()), (3, (3, 3), 3));
+        // The next batch dies after its checkpoint, before the commit.
+        let died = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            rx.pop_batch_checkpointed(4, &mut sum, fold, |sum, end| {
+                saved = (*sum, end);
+                panic!("killed between the checkpoint and the commit");
+            })
+        }));
+        assert!(died.is_err());
+        assert_eq!(
+            saved,
+            ((0..7).sum::<u64>(), 7),
+            "the state holds messages 0..7"
+        );
+        assert_eq!(rx.position(), 3, "the commit never happened");
+    }
+    let again = Spsc::<ProbeMsg, 16>::attach(&dir, "mail").unwrap();
+    let mut rx = again.consumer().unwrap();
+    assert_eq!(rx.position(), 3, "the ring would deliver 3..7 again");
+    assert_eq!(rx.skip_to(saved.1), Ok(4));
+    let (mut sum, _) = saved;
+    rx.pop_batch_checkpointed(16, &mut sum, fold, |_, _| {});
+    assert_eq!(
+        sum,
+        (0..10).sum::<u64>(),
+        "every message counted exactly once"
+    );
+    assert_eq!(rx.skip_to(10), Ok(0));
+}
+
+#[test]
+fn skip_to_refuses_a_position_behind_or_beyond_what_was_published() {
+    let (_base, dir) = engine_dir();
+    let ring = Spsc::<ProbeMsg, 16>::create(&dir, "mail").unwrap();
+    let mut tx = ring.producer().unwrap();
+    for s in 0..5 {
+        tx.try_push(&ProbeMsg::new(s, SALT)).unwrap();
+    }
+    let mut rx = ring.consumer().unwrap();
+    rx.pop_batch(2, |_, _| {});
+    assert_eq!(
+        rx.skip_to(1),
+        Err(SkipError::Behind {
+            wanted: 1,
+            position: 2
+        })
+    );
+    assert_eq!(
+        rx.skip_to(6),
+        Err(SkipError::Unpublished {
+            wanted: 6,
+            first_missing: 5
+        })
+    );
+    assert_eq!(
+        rx.skip_to(100),
+        Err(SkipError::Unpublished {
+            wanted: 100,
+            first_missing: 18
+        })
+    );
+    assert_eq!(rx.position(), 2, "a refused skip moves nothing");
+    assert_eq!(rx.try_pop().unwrap().seq, 2);
 }
 
 #[test]

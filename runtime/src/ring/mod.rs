@@ -27,7 +27,7 @@ pub mod probe;
 pub mod spsc;
 
 pub use broadcast::{Broadcast, Publisher, Recv, Subscriber, MAX_SUBSCRIBERS};
-pub use spsc::{Consumer, Full, Producer, Spsc};
+pub use spsc::{Consumer, Full, Producer, SkipError, Spsc};
 
 use std::path::PathBuf;
 

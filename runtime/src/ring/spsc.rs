@@ -48,6 +48,15 @@ const SLOTS_OFF: usize = 3 * BLOCK_BYTES;
 #[error("ring full")]
 pub struct Full;
 
+/// Why [`Consumer::skip_to`] refused to move.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SkipError {
+    #[error("cannot skip back to {wanted}: the consumer has already committed up to {position}")]
+    Behind { wanted: u64, position: u64 },
+    #[error("cannot skip to {wanted}: message {first_missing} was never published on this ring")]
+    Unpublished { wanted: u64, first_missing: u64 },
+}
+
 struct Shared<T> {
     backing: Backing,
     prod: *const Line,
@@ -488,6 +497,26 @@ impl<T: ShmSafe, const N: usize> Consumer<T, N> {
     /// If the process dies inside `f`, the whole batch is delivered again to the next consumer.
     #[inline]
     pub fn pop_batch(&mut self, max: usize, mut f: impl FnMut(u64, &T)) -> usize {
+        self.pop_batch_checkpointed(max, &mut (), |_, seq, m| f(seq, m), |_, _| {})
+    }
+
+    /// Like [`Consumer::pop_batch`], but folds each message into `state` with
+    /// `f(state, seq, &msg)` and then calls `checkpoint(state, end)` after the last message and
+    /// before the position is committed, with `end` the position the commit will store.
+    ///
+    /// For a consumer whose own state must survive a restart: it saves that state tagged with
+    /// `end` in `checkpoint`. If the process dies after the checkpoint and before the commit, the
+    /// ring still delivers the batch again; the successor sees the checkpoint's `end` ahead of
+    /// its position and steps over what the state already holds with [`Consumer::skip_to`].
+    /// Nothing is counted twice and nothing is lost. Not called when no message was published.
+    #[inline]
+    pub fn pop_batch_checkpointed<S: ?Sized>(
+        &mut self,
+        max: usize,
+        state: &mut S,
+        mut f: impl FnMut(&mut S, u64, &T),
+        checkpoint: impl FnOnce(&mut S, u64),
+    ) -> usize {
         let start = self.pos;
         let mut pos = start;
         while pos - start < max as u64 {
@@ -497,13 +526,52 @@ impl<T: ShmSafe, const N: usize> Consumer<T, N> {
             }
             // Safety: as in try_pop; the reference does not outlive the call, and the slot
             // stays ours until the commit below.
-            slot.msg.with(|p| f(pos, unsafe { &*p }));
+            slot.msg.with(|p| f(state, pos, unsafe { &*p }));
             pos += 1;
         }
         if pos != start {
+            checkpoint(state, pos);
             self.commit(pos);
         }
         (pos - start) as usize
+    }
+
+    /// Step over messages up to (not including) `pos` without reading them: the successor of a
+    /// consumer that checkpointed its state at `pos` (see
+    /// [`Consumer::pop_batch_checkpointed`]) but died before committing. Returns how many were
+    /// skipped (0 when `pos` is the current position).
+    ///
+    /// Refused, and nothing moves, when `pos` is behind the current position (that state
+    /// misses committed messages) or when a message before `pos` is not published (that state
+    /// was not made from this ring).
+    pub fn skip_to(&mut self, pos: u64) -> Result<u64, SkipError> {
+        if pos < self.pos {
+            return Err(SkipError::Behind {
+                wanted: pos,
+                position: self.pos,
+            });
+        }
+        if pos - self.pos > N as u64 {
+            return Err(SkipError::Unpublished {
+                wanted: pos,
+                first_missing: self.pos + N as u64,
+            });
+        }
+        // Bounded: at most N slots. The producer cannot reuse them (our position has not passed
+        // them), so each still holds the number it was published with.
+        for p in self.pos..pos {
+            if self.slot(p).seq.load(Ordering::Acquire) != p + 1 {
+                return Err(SkipError::Unpublished {
+                    wanted: pos,
+                    first_missing: p,
+                });
+            }
+        }
+        let skipped = pos - self.pos;
+        if skipped > 0 {
+            self.commit(pos);
+        }
+        Ok(skipped)
     }
 
     /// Sequence number of the next message to read (= messages consumed so far).
