@@ -22,8 +22,8 @@ use crate::msg::{get_str, put_str};
 use crate::seqlock::SeqLock;
 use crate::shm::{AttachError, Region, RegionKind, RegionSpec, ShmDir, ShmError};
 use crate::telemetry::{
-    ExecutionTelemetry, FeedTelemetry, OracleTelemetry, SentinelTelemetry, SonarTelemetry,
-    REGIME_ATTACK,
+    ExecutionTelemetry, FeedTelemetry, OracleTelemetry, SentinelCheckpoint, SentinelTelemetry,
+    SonarTelemetry, REGIME_ATTACK,
 };
 use bytemuck::{Pod, Zeroable};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
@@ -313,6 +313,8 @@ struct ControlLayout {
     oracle: SeqLock<OracleTelemetry>,
     sonar: SeqLock<SonarTelemetry>,
     sentinel: SeqLock<SentinelTelemetry>,
+    /// Two slots, written in turn (see [`ControlBlock::save_sentinel_checkpoint`]).
+    sentinel_checkpoint: [SeqLock<SentinelCheckpoint>; 2],
     execution: SeqLock<ExecutionTelemetry>,
     feed: SeqLock<FeedTelemetry>,
     actors: [ActorSlot; MAX_ACTORS],
@@ -1317,6 +1319,22 @@ impl ControlBlock {
     pub fn sentinel_telemetry(&self) -> &SeqLock<SentinelTelemetry> {
         &self.layout().sentinel
     }
+    /// Save Sentinel's risk state for its next incarnation (see [`SentinelCheckpoint`]). The
+    /// two slots are written in turn (by `saves`), so a Sentinel killed in the middle of a save
+    /// leaves the previous one whole for [`ControlBlock::load_sentinel_checkpoint`].
+    pub fn save_sentinel_checkpoint(&self, cp: &SentinelCheckpoint) {
+        self.layout().sentinel_checkpoint[(cp.saves % 2) as usize].write(cp);
+    }
+
+    /// The newest whole checkpoint Sentinel saved, or `None` before its first save.
+    pub fn load_sentinel_checkpoint(&self) -> Option<SentinelCheckpoint> {
+        self.layout()
+            .sentinel_checkpoint
+            .iter()
+            .filter_map(|slot| slot.read())
+            .filter(|cp| cp.saves > 0)
+            .max_by_key(|cp| cp.saves)
+    }
     pub fn execution_telemetry(&self) -> &SeqLock<ExecutionTelemetry> {
         &self.layout().execution
     }
@@ -1411,5 +1429,39 @@ mod tests {
             assert_eq!(off(s as *const ActorSlot as usize) % 64, 0);
         }
         assert_eq!(ControlBlock::spec().slot_size, 256);
+    }
+
+    #[test]
+    fn a_sentinel_killed_while_saving_leaves_its_previous_checkpoint() {
+        let cb = ControlBlock::anonymous("t", &[ActorSpec::new("s", "sentinel", None)]).unwrap();
+        assert_eq!(cb.load_sentinel_checkpoint(), None, "nothing saved yet");
+        let cp = |saves: u64| SentinelCheckpoint {
+            saves,
+            orders_pos: 10 * saves,
+            position_e8: -(saves as i64),
+            ..SentinelCheckpoint::default()
+        };
+        cb.save_sentinel_checkpoint(&cp(1));
+        cb.save_sentinel_checkpoint(&cp(2));
+        assert_eq!(
+            cb.load_sentinel_checkpoint(),
+            Some(cp(2)),
+            "the newest of the two"
+        );
+        // Save 3 goes to slot 1 (over save 1); the writer dies in the middle of it.
+        cb.layout().sentinel_checkpoint[1].die_while_writing();
+        assert_eq!(
+            cb.load_sentinel_checkpoint(),
+            Some(cp(2)),
+            "save 2 is still whole"
+        );
+        // The successor's save 3 heals the slot.
+        cb.save_sentinel_checkpoint(&cp(3));
+        assert_eq!(cb.load_sentinel_checkpoint(), Some(cp(3)));
+        let mut cash = SentinelCheckpoint::default();
+        for v in [0i128, -1, i128::from(i64::MIN) * 3, i128::MAX / 7] {
+            cash.set_cash_e8(v);
+            assert_eq!(cash.cash_e8(), v);
+        }
     }
 }

@@ -287,6 +287,13 @@ impl<T: ShmSafe> SeqLock<T> {
         self.seq.end_write(token);
     }
 
+    /// A writer that dies between the start of a write and its end, for tests: the sequence
+    /// stays odd (readers give up) until the next write heals it.
+    #[cfg(all(test, not(loom)))]
+    pub(crate) fn die_while_writing(&self) {
+        self.seq.begin_write();
+    }
+
     /// Publish `value` when several writers may race (rare operator actions such as the kill
     /// switch details): writers take turns through a CAS on the sequence. A writer that finds
     /// the lock busy for [`READ_MAX_ATTEMPTS`] attempts assumes its holder died mid-write and

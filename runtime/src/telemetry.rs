@@ -275,10 +275,55 @@ pub struct FeedTelemetry {
     pub _pad: u32,
 }
 
+/// Sentinel's risk state, saved in the control block after every batch of order reports and
+/// before that batch leaves `orders.ring`, so that a restarted Sentinel carries on from it
+/// instead of from zero: its position, cash and OTR counts decide the limits and the OTR
+/// lockdown, and starting them over would let a restarted guard wave through a position or an
+/// order count the old one would have stopped. Not telemetry: only Sentinel writes it and only
+/// its next incarnation reads it.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Pod, Zeroable)]
+pub struct SentinelCheckpoint {
+    /// Checkpoints written (0 = none yet: a fresh engine).
+    pub saves: u64,
+    /// Position in `orders.ring` up to which the reports are folded in (the next one to read).
+    pub orders_pos: u64,
+    pub position_e8: i64,
+    /// Cash (currency e8, an `i128` as its high and low halves: [`SentinelCheckpoint::cash_e8`]).
+    pub cash_hi: i64,
+    pub cash_lo: u64,
+    pub mark_e8: i64,
+    /// OTR counts: orders (new, modify, cancel), those not exempt, and trades.
+    pub otr_orders_raw: u64,
+    pub otr_orders_penalty: u64,
+    pub otr_trades: u64,
+    /// Limit halts already sent (bits: 1 position, 2 notional, 4 daily loss), latched until a
+    /// new trading day.
+    pub halted_limits: u64,
+    pub lockdowns: u64,
+    pub acks_lost: u64,
+    pub restarts_requested: u64,
+    pub halts: u64,
+    pub emergencies_sent: u64,
+    pub emergency_seq: u64,
+}
+
+impl SentinelCheckpoint {
+    pub fn cash_e8(&self) -> i128 {
+        ((self.cash_hi as i128) << 64) | self.cash_lo as i128
+    }
+
+    pub fn set_cash_e8(&mut self, cash_e8: i128) {
+        self.cash_hi = (cash_e8 >> 64) as i64;
+        self.cash_lo = cash_e8 as u64;
+    }
+}
+
 crate::shm_safe!(
     OracleTelemetry,
     SonarTelemetry,
     SentinelTelemetry,
+    SentinelCheckpoint,
     ExecutionTelemetry,
     FeedTelemetry
 );
@@ -296,6 +341,7 @@ zero_default!(
     OracleTelemetry,
     SonarTelemetry,
     SentinelTelemetry,
+    SentinelCheckpoint,
     ExecutionTelemetry,
     FeedTelemetry
 );
