@@ -397,3 +397,63 @@ fn live_lockdown_on_slow_venue_and_lift_when_healthy() {
         e.stop_all();
     });
 }
+
+/// Sentinel restarted three times while the engine trades: each incarnation carries on from
+/// the risk state its predecessor saved in the control block, so once trading stops its
+/// position and OTR equal Execution's (which never restarted) instead of counting only the
+/// fills since its own start.
+#[test]
+fn live_sentinel_restarts_carry_its_risk_state_on() {
+    watchdog(Duration::from_secs(180), || {
+        let mut e = Engine::start(strategy());
+        let limit = Duration::from_secs(60);
+        let sentinel = |e: &Engine| e.control.sentinel_telemetry().read().unwrap();
+        for round in 0..3 {
+            // Fills in this incarnation's lifetime, so that a restart that forgot them shows.
+            let fills = e.exec().fills;
+            wait_until(limit, "a fill before the restart", || {
+                e.exec().fills > fills
+            });
+            e.stop_actor(SENTINEL);
+            let restarted_ns = runtime::clock::monotonic_ns();
+            e.threads[SENTINEL] = Some(e.spawn(SENTINEL));
+            wait_until(limit, "the restarted Sentinel's telemetry", || {
+                sentinel(&e).updated_ns > restarted_ns
+            });
+            println!("restart {round}: after {} fills", e.exec().fills);
+        }
+        let fills = e.exec().fills;
+        wait_until(limit, "a fill after the last restart", || {
+            e.exec().fills > fills
+        });
+        // Stop trading: every open order cancelled, nothing new.
+        assert!(e.control.kill("test", "sentinel restart test"));
+        wait_until(limit, "Execution halted with no open order", || {
+            e.control.slot(EXECUTION).state() == actor_state::HALTED && e.exec().open_orders == 0
+        });
+        let otr_raw = |x: &runtime::telemetry::ExecutionTelemetry| {
+            (x.orders_sent + x.cancels_sent + x.modifies_sent) as f64 / x.fills.max(1) as f64
+        };
+        // Sentinel publishes every 50 ms; the cancels' reports may still be on the ring.
+        let t0 = Instant::now();
+        let (x, s) = loop {
+            let (x, s) = (e.exec(), sentinel(&e));
+            let agreed = s.position_e8 == x.position_e8 && s.otr_raw == otr_raw(&x);
+            if agreed || t0.elapsed() > limit {
+                break (x, s);
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        };
+        assert_eq!(
+            (s.position_e8, s.otr_raw),
+            (x.position_e8, otr_raw(&x)),
+            "Sentinel's position and OTR vs Execution's ({} sent, {} cancels, {} modifies, \
+             {} fills)",
+            x.orders_sent,
+            x.cancels_sent,
+            x.modifies_sent,
+            x.fills
+        );
+        e.stop_all();
+    });
+}

@@ -349,3 +349,71 @@ fn inconsistent_config_is_rejected() {
     };
     assert!(Sentinel::new(bad).is_err());
 }
+
+/// A restarted Sentinel carries on from its predecessor's checkpoint: the position it counts
+/// against the limit, the cash behind the daily PnL, the OTR counts, and the halts already sent.
+#[test]
+fn a_restored_sentinel_carries_on_from_the_checkpoint() {
+    let c = SentinelConfig {
+        position_limit_e8: 10 * E8,
+        notional_limit_e8: 0,
+        daily_loss_limit_e8: 0,
+        ..cfg()
+    };
+    let mut before = Sentinel::new(c.clone()).unwrap();
+    let mut out = SentinelActions::new();
+    // Orders 1 (at the LTP, ₹100) and 2 (₹102: 2 % away, outside the 0.75 % band, not
+    // exempt) sent, order 1 cancelled; buy 4 @ ₹100 and buy 4 @ ₹101: position 8, cash −804;
+    // OTR: 3 orders, 1 of them penalty-relevant, 2 trades.
+    before.on_order_event(&sent(1, MS), MS, &mut out);
+    let away = OrderEvent {
+        price_e8: 102 * E8,
+        ..sent(2, MS)
+    };
+    before.on_order_event(&away, MS, &mut out);
+    before.on_order_event(&ev(oek::CANCEL_SENT, 1), 2 * MS, &mut out);
+    before.on_order_event(&fill(2, side::BUY, 4, 100), 3 * MS, &mut out);
+    before.on_order_event(&fill(3, side::BUY, 4, 101), 4 * MS, &mut out);
+    before.on_mark(102 * E8, 5 * MS, &mut out);
+    assert!(out.is_empty(), "within every limit");
+    let cp = before.checkpoint(41, 7);
+    assert_eq!((cp.orders_pos, cp.saves), (41, 7));
+    assert_eq!(cp.cash_e8(), -804 * E8 as i128);
+
+    let mut after = Sentinel::new(c.clone()).unwrap();
+    after.restore(&cp, 6 * MS, &mut out);
+    assert!(out.is_empty(), "nothing breached: no action");
+    let (b, a) = (before.stats(), after.stats());
+    // PnL at ₹102: 8 × 102 − 804 = +12.
+    assert_eq!((a.position_e8, a.pnl_e8), (8 * E8, 12 * E8));
+    assert_eq!(
+        (a.position_e8, a.pnl_e8, a.otr),
+        (b.position_e8, b.pnl_e8, b.otr)
+    );
+    assert_eq!(
+        (a.otr.orders_raw, a.otr.orders_penalty, a.otr.trades),
+        (3, 1, 2)
+    );
+    // Buy 3 more: 11 > 10 halts the restored Sentinel. One that started from zero would see
+    // a position of 3 and let it through.
+    let buy3 = fill(4, side::BUY, 3, 102);
+    after.on_order_event(&buy3, 7 * MS, &mut out);
+    assert_eq!(halts(&out), ["position 11 > limit 10"]);
+    assert_eq!(entered(&out), Some(LockdownReason::PositionLimit));
+    let mut fresh = Sentinel::new(c.clone()).unwrap();
+    let mut fresh_out = SentinelActions::new();
+    fresh.on_order_event(&buy3, 7 * MS, &mut fresh_out);
+    assert!(halts(&fresh_out).is_empty());
+
+    // The halt is latched in the next checkpoint: a successor holds lockdown at once (the
+    // position is still over the limit) but does not send the halt a second time.
+    let cp = after.checkpoint(42, 8);
+    assert_eq!(cp.halted_limits, 1);
+    let mut third = Sentinel::new(c).unwrap();
+    out.clear();
+    third.restore(&cp, 8 * MS, &mut out);
+    assert_eq!(entered(&out), Some(LockdownReason::PositionLimit));
+    assert!(third.in_lockdown());
+    assert!(halts(&out).is_empty(), "the halt was already sent");
+    assert_eq!(third.stats().halts, 1);
+}

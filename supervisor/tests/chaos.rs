@@ -33,6 +33,7 @@ impl Rng {
     }
 }
 
+const SENTINEL: usize = 3;
 const EXECUTION: usize = 4;
 
 fn signal(pid: u32, sig: i32) {
@@ -324,4 +325,68 @@ fn chaos(secs: u64, seed: u64) {
         "Execution's position = sum of fills"
     );
     e.assert_supervisor_alive();
+}
+
+/// Sentinel SIGKILLed five times while the engine trades: every incarnation carries on from the
+/// risk state its predecessor saved, so once trading stops its OTR equals Execution's (which
+/// never restarted) and its position the sum of the journal's fills, not the counts since its
+/// own last start. (The default market sends orders in bursts, so the kills follow the first
+/// orders at random intervals rather than waiting for an order each.)
+#[test]
+fn sigkilled_sentinel_carries_its_position_and_otr_on() {
+    watchdog(Duration::from_secs(300), || {
+        let mut rng = Rng(0x5E47_1E11);
+        let mut e = Engine::start("sentinel-kills", 1_000);
+        let c = e.control();
+        wait_until("every actor RUNNING", DEADLINE, || all_running(&c));
+        wait_until(
+            "the strategy's first orders",
+            Duration::from_secs(90),
+            || exec_t(&c).orders_sent >= 2,
+        );
+        for round in 0..5 {
+            let pid = c.slot(SENTINEL).pid();
+            signal(pid, libc::SIGKILL);
+            wait_until("Sentinel back and beating", DEADLINE, || {
+                let s = c.slot(SENTINEL);
+                s.state() == actor_state::RUNNING && s.pid() != pid && s.heartbeat() > 0
+            });
+            let x = exec_t(&c);
+            println!(
+                "kill {round}: Sentinel {pid} after {} orders, {} fills",
+                x.orders_sent, x.fills
+            );
+            std::thread::sleep(Duration::from_millis(200 + rng.below(1800)));
+        }
+        let (code, out, err) = e.cli(&["kill", "--reason", "test over", "--by", "test"]);
+        assert_eq!(code, 0, "{out}{err}");
+        wait_until("Execution halted with no open order", DEADLINE, || {
+            c.slot(EXECUTION).state() == actor_state::HALTED && exec_t(&c).open_orders == 0
+        });
+        let otr_raw = |x: &runtime::telemetry::ExecutionTelemetry| {
+            (x.orders_sent + x.cancels_sent + x.modifies_sent) as f64 / x.fills.max(1) as f64
+        };
+        let (sum_e8, journal_fills) = journal_fill_sum(&e.journal());
+        // Sentinel publishes every 50 ms; the cancels' reports may still be on the ring.
+        let t0 = Instant::now();
+        let (x, s) = loop {
+            let (x, s) = (exec_t(&c), sentinel_t(&c));
+            if (s.position_e8 == sum_e8 && s.otr_raw == otr_raw(&x)) || t0.elapsed() > DEADLINE {
+                break (x, s);
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        };
+        assert_eq!(x.fills, journal_fills, "Execution never restarted");
+        assert_eq!(
+            (s.position_e8, s.otr_raw),
+            (sum_e8, otr_raw(&x)),
+            "Sentinel's position and OTR vs the journal's fills and Execution's counts ({} sent, \
+             {} cancels, {} modifies, {} fills)",
+            x.orders_sent,
+            x.cancels_sent,
+            x.modifies_sent,
+            x.fills
+        );
+        e.assert_supervisor_alive();
+    });
 }

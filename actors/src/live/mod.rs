@@ -174,6 +174,11 @@ pub enum LiveError {
     Journal(#[from] crate::execution::journal::JournalError),
     #[error("journal recovery: {0}")]
     Recovery(#[from] crate::execution::ExecError),
+    #[error("Sentinel's saved risk state (good up to report {orders_pos} of orders.ring) does not match the ring: {source}. Its position and OTR counts cannot be trusted; stop the engine (`supervisor stop`) and start it afresh")]
+    Checkpoint {
+        orders_pos: u64,
+        source: runtime::ring::SkipError,
+    },
 }
 
 pub(crate) fn ring_err(ring: &'static str) -> impl FnOnce(runtime::ring::RingError) -> LiveError {

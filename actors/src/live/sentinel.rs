@@ -26,8 +26,14 @@ struct Timed {
 
 /// The Sentinel actor.
 pub struct SentinelActor {
-    sentinel: Sentinel,
     orders: Consumer<OrderEvent, 16_384>,
+    /// Everything else: the state each report of `orders.ring` is folded into (a field of its
+    /// own so that the ring can hand it the reports and then the checkpoint).
+    guard: Guard,
+}
+
+struct Guard {
+    sentinel: Sentinel,
     emergencies: Producer<Emergency, 256>,
     md: Subscriber<MdEvent, 65_536>,
     control: Arc<ControlBlock>,
@@ -44,13 +50,17 @@ pub struct SentinelActor {
     /// A lockdown left in the control block by a previous incarnation: kept until this one has
     /// watched a healthy period itself (it knows nothing of the old one's reasons).
     inherited_lockdown_until_ns: Option<u64>,
+    /// Checkpoints saved, by every incarnation (the next one's number tells the slot).
+    checkpoint_saves: u64,
+    /// The last checkpoint's limit latches, to save again when a mark alone changes them.
+    saved_limits: u64,
 }
 
 impl SentinelActor {
     pub fn new(env: LiveEnv) -> Result<Self, LiveError> {
-        let sentinel = Sentinel::new(env.strategy.sentinel.clone())
+        let mut sentinel = Sentinel::new(env.strategy.sentinel.clone())
             .map_err(|e| LiveError::Strategy(e.to_string()))?;
-        let orders = OrdersRing::attach(&env.dir, ORDERS_RING)
+        let mut orders = OrdersRing::attach(&env.dir, ORDERS_RING)
             .and_then(|r| r.consumer())
             .map_err(ring_err(ORDERS_RING))?;
         let emergencies = EmergencyRing::attach(&env.dir, EMERGENCY_RING)
@@ -65,37 +75,80 @@ impl SentinelActor {
             .lockdown()
             .0
             .then(|| now_ns() + env.strategy.sentinel.healthy_period_ns);
-        Ok(SentinelActor {
-            inherited_lockdown_until_ns,
-            sentinel,
+        // Carry on from the previous incarnation's risk state, and step over the reports it
+        // had folded in but not yet released from the ring (it died in between).
+        let mut out = SentinelActions::new();
+        let mut checkpoint_saves = 0;
+        let mut saved_limits = 0;
+        if let Some(cp) = env.control.load_sentinel_checkpoint() {
+            orders
+                .skip_to(cp.orders_pos)
+                .map_err(|source| LiveError::Checkpoint {
+                    orders_pos: cp.orders_pos,
+                    source,
+                })?;
+            sentinel.restore(&cp, now_ns(), &mut out);
+            checkpoint_saves = cp.saves;
+            saved_limits = cp.halted_limits;
+        }
+        let mut actor = SentinelActor {
             orders,
-            emergencies,
-            md,
-            stages: Stages::new(
-                env.hist,
-                env.slot_index,
-                &[(stage::RTT, None), (stage::ORDER_TO_FILL, None)],
-            ),
-            control: env.control,
-            slot_index: env.slot_index,
-            out: SentinelActions::new(),
-            timed: [Timed::default(); TIMED_ORDERS],
-            timed_next: 0,
-            events: 0,
-            emergencies_sent: 0,
-            emergencies_dropped: 0,
-            last_heartbeat_ns: 0,
-            last_publish_ns: 0,
-        })
+            guard: Guard {
+                inherited_lockdown_until_ns,
+                sentinel,
+                emergencies,
+                md,
+                stages: Stages::new(
+                    env.hist,
+                    env.slot_index,
+                    &[(stage::RTT, None), (stage::ORDER_TO_FILL, None)],
+                ),
+                control: env.control,
+                slot_index: env.slot_index,
+                out,
+                timed: [Timed::default(); TIMED_ORDERS],
+                timed_next: 0,
+                events: 0,
+                emergencies_sent: 0,
+                emergencies_dropped: 0,
+                last_heartbeat_ns: 0,
+                last_publish_ns: 0,
+                checkpoint_saves,
+                saved_limits,
+            },
+        };
+        actor.guard.apply_actions(now_ns());
+        Ok(actor)
     }
 
     pub fn sentinel(&mut self) -> &mut Sentinel {
-        &mut self.sentinel
+        &mut self.guard.sentinel
     }
 
     /// RTT samples recorded into the histogram so far.
     pub fn rtt_samples(&self) -> u64 {
-        self.stages.histogram(0).len()
+        self.guard.stages.histogram(0).len()
+    }
+}
+
+impl Guard {
+    /// One report from `orders.ring`.
+    fn on_report(&mut self, ev: &OrderEvent) {
+        self.events += 1;
+        self.time_event(ev);
+        let t = now_ns();
+        self.sentinel.on_order_event(ev, t, &mut self.out);
+        self.apply_actions(t);
+    }
+
+    /// Save the risk state with `orders_pos`, the ring position it is good up to. Two slots,
+    /// written in turn: a Sentinel killed while writing one leaves the other, which matches the
+    /// ring (the position is committed only after the save).
+    fn save_checkpoint(&mut self, orders_pos: u64) {
+        self.checkpoint_saves += 1;
+        let cp = self.sentinel.checkpoint(orders_pos, self.checkpoint_saves);
+        self.saved_limits = cp.halted_limits;
+        self.control.save_sentinel_checkpoint(&cp);
     }
 
     fn find_timed(&self, cid: u64) -> Option<usize> {
@@ -185,22 +238,17 @@ impl SentinelActor {
 
 impl Actor for SentinelActor {
     fn poll(&mut self, _now: u64) -> usize {
-        let mut work = 0;
-        while work < MAX_BATCH {
-            let Some(ev) = self.orders.try_pop() else {
-                break;
-            };
-            work += 1;
-            self.events += 1;
-            self.time_event(&ev);
-            let t = now_ns();
-            self.sentinel.on_order_event(&ev, t, &mut self.out);
-            self.apply_actions(t);
-        }
+        let work = self.orders.pop_batch_checkpointed(
+            MAX_BATCH,
+            &mut self.guard,
+            |g, _, ev| g.on_report(ev),
+            |g, end| g.save_checkpoint(end),
+        );
+        let g = &mut self.guard;
         // The latest mid from market data (bounded; only the last book of the batch matters).
         let mut mark = 0i64;
         for _ in 0..MAX_BATCH {
-            match self.md.poll() {
+            match g.md.poll() {
                 Recv::Msg { msg, .. } => {
                     if msg.kind == md_kind::BOOK
                         && msg.book.bid_levels > 0
@@ -215,26 +263,31 @@ impl Actor for SentinelActor {
         }
         let t = now_ns();
         if mark > 0 {
-            self.sentinel.on_mark(mark, t, &mut self.out);
+            g.sentinel.on_mark(mark, t, &mut g.out);
         }
-        self.sample_heartbeats(t);
-        self.sentinel.on_tick(t, &mut self.out);
-        self.apply_actions(t);
-        if let Some(until) = self.inherited_lockdown_until_ns {
-            if self.sentinel.in_lockdown() {
+        g.sample_heartbeats(t);
+        g.sentinel.on_tick(t, &mut g.out);
+        g.apply_actions(t);
+        // A mark alone can latch a limit halt: save it, so that a successor does not send the
+        // halt again (the ring position is unchanged).
+        if g.sentinel.halted_limits() != g.saved_limits {
+            g.save_checkpoint(self.orders.position());
+        }
+        if let Some(until) = g.inherited_lockdown_until_ns {
+            if g.sentinel.in_lockdown() {
                 // This incarnation has its own reason now; it lifts it itself.
-                self.inherited_lockdown_until_ns = None;
+                g.inherited_lockdown_until_ns = None;
             } else if t >= until {
-                self.inherited_lockdown_until_ns = None;
-                self.control.set_lockdown(false, 0, t);
+                g.inherited_lockdown_until_ns = None;
+                g.control.set_lockdown(false, 0, t);
             }
         }
-        if t.saturating_sub(self.last_publish_ns) >= PUBLISH_INTERVAL_NS {
-            self.last_publish_ns = t;
-            let tel = self.sentinel.telemetry(t);
-            self.control.sentinel_telemetry().write(&tel);
+        if t.saturating_sub(g.last_publish_ns) >= PUBLISH_INTERVAL_NS {
+            g.last_publish_ns = t;
+            let tel = g.sentinel.telemetry(t);
+            g.control.sentinel_telemetry().write(&tel);
         }
-        self.stages.maybe_publish(t, false);
+        g.stages.maybe_publish(t, false);
         work
     }
 
@@ -244,7 +297,7 @@ impl Actor for SentinelActor {
     }
 
     fn on_stop(&mut self, now: u64) {
-        self.stages.maybe_publish(now, true);
+        self.guard.stages.maybe_publish(now, true);
     }
 
     fn wake_topics(&self) -> u32 {
@@ -253,10 +306,11 @@ impl Actor for SentinelActor {
     }
 
     fn counters(&self) -> Option<ActorCounters> {
+        let g = &self.guard;
         Some(ActorCounters {
-            msgs_in: self.events,
-            msgs_out: self.emergencies_sent,
-            errors: self.emergencies_dropped,
+            msgs_in: g.events,
+            msgs_out: g.emergencies_sent,
+            errors: g.emergencies_dropped,
         })
     }
 }

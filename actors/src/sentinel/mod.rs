@@ -30,7 +30,7 @@ use crate::ActionBuf;
 use core::fmt::Write as _;
 use rtt::{RttStats, RttWindow};
 use runtime::msg::{emergency_action, order_event_kind as oek, side, Emergency, OrderEvent};
-use runtime::telemetry::{lockdown_reason, SentinelTelemetry};
+use runtime::telemetry::{lockdown_reason, SentinelCheckpoint, SentinelTelemetry};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
@@ -284,6 +284,66 @@ impl Sentinel {
             otr: self.otr,
             ..self.stats
         }
+    }
+
+    /// The limit halts sent and latched until a new trading day, as
+    /// [`SentinelCheckpoint::halted_limits`] bits (1 position, 2 notional, 4 daily loss).
+    pub fn halted_limits(&self) -> u64 {
+        self.halted_position as u64
+            | (self.halted_notional as u64) << 1
+            | (self.halted_loss as u64) << 2
+    }
+
+    /// The state a restarted Sentinel must carry on from (position, cash, mark, OTR counts,
+    /// latched limit halts, counters), tagged with `orders_pos`, the position in `orders.ring`
+    /// up to which the reports are folded in. Not saved: the round-trip window and the acks
+    /// outstanding (a successor does not time the acks of orders sent before it started), and
+    /// the heartbeat watch (it samples afresh).
+    pub fn checkpoint(&self, orders_pos: u64, saves: u64) -> SentinelCheckpoint {
+        let mut cp = SentinelCheckpoint {
+            saves,
+            orders_pos,
+            position_e8: self.position_e8,
+            mark_e8: self.mark_e8,
+            otr_orders_raw: self.otr.orders_raw,
+            otr_orders_penalty: self.otr.orders_penalty,
+            otr_trades: self.otr.trades,
+            halted_limits: self.halted_limits(),
+            lockdowns: self.stats.lockdowns,
+            acks_lost: self.stats.acks_lost,
+            restarts_requested: self.stats.restarts_requested,
+            halts: self.stats.halts,
+            emergencies_sent: self.emergencies_sent,
+            emergency_seq: self.emergency_seq,
+            ..SentinelCheckpoint::default()
+        };
+        cp.set_cash_e8(self.cash_e8);
+        cp
+    }
+
+    /// Carry on from a predecessor's [`Sentinel::checkpoint`]. A limit the restored state still
+    /// breaches, or an OTR over budget, enters lockdown at once (into `out`); a halt the
+    /// predecessor already sent is not sent again.
+    pub fn restore(&mut self, cp: &SentinelCheckpoint, now_ns: u64, out: &mut SentinelActions) {
+        self.position_e8 = cp.position_e8;
+        self.cash_e8 = cp.cash_e8();
+        self.mark_e8 = cp.mark_e8;
+        self.otr = OtrCounter {
+            orders_raw: cp.otr_orders_raw,
+            orders_penalty: cp.otr_orders_penalty,
+            trades: cp.otr_trades,
+        };
+        self.halted_position = cp.halted_limits & 1 != 0;
+        self.halted_notional = cp.halted_limits & 2 != 0;
+        self.halted_loss = cp.halted_limits & 4 != 0;
+        self.stats.lockdowns = cp.lockdowns;
+        self.stats.acks_lost = cp.acks_lost;
+        self.stats.restarts_requested = cp.restarts_requested;
+        self.stats.halts = cp.halts;
+        self.emergencies_sent = cp.emergencies_sent;
+        self.emergency_seq = cp.emergency_seq;
+        self.check_limits(now_ns, out);
+        self.check_otr(now_ns, out);
     }
 
     /// Snapshot for the control block's Sentinel telemetry.
