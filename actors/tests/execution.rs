@@ -7,11 +7,14 @@ use actors::execution::journal::jkind;
 use actors::execution::nev::{self, NevConfig, NevMarket};
 use actors::execution::rate::RateConfig;
 use actors::execution::{
-    BlockReason, ExecAction, ExecActions, Execution, ExecutionConfig, Gates, VenueEvent,
+    BlockReason, ExecAction, ExecActions, Execution, ExecutionConfig, Gates, IntentOutcome,
+    IntentRefusal, VenueEvent,
 };
 use actors::sonar::{gate_check, Regime};
-use common::{e8, trade, MS};
-use runtime::msg::{order_event_kind as oek, side, Signal, Stamps};
+use common::{e8, touch, trade, MS};
+use runtime::msg::{
+    intent_action, order_event_kind as oek, order_type, side, tif, OrderIntent, Signal, Stamps,
+};
 use std::path::PathBuf;
 
 fn table() -> CostTable {
@@ -701,4 +704,337 @@ fn bad_config_is_an_error() {
         table()
     )
     .is_err());
+}
+
+/// A user strategy's intent to place a LIMIT DAY order, stamped at `at_ns`.
+fn intent(order_side: u8, price: f64, qty: f64, at_ns: u64) -> OrderIntent {
+    OrderIntent {
+        stamps: Stamps {
+            recv_ns: at_ns,
+            publish_ns: at_ns,
+            ..Default::default()
+        },
+        price_e8: e8(price),
+        qty_e8: e8(qty),
+        instrument_id: 1,
+        action: intent_action::NEW,
+        side: order_side,
+        order_type: order_type::LIMIT,
+        tif: tif::DAY,
+        ..Default::default()
+    }
+}
+
+fn sends(out: &ExecActions) -> Vec<(u64, u8, i64, i64)> {
+    out.iter()
+        .filter_map(|a| match *a {
+            ExecAction::SendNew {
+                client_order_id,
+                side,
+                price_e8,
+                qty_e8,
+            } => Some((client_order_id, side, price_e8, qty_e8)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Execution with the touch ₹1,000.00 / ₹1,000.10 known from market data.
+fn exec_at_touch() -> Execution {
+    let mut x = exec(cfg());
+    x.on_md(&touch(1, MS, 1_000.0, 1_000.10), MS);
+    x
+}
+
+#[test]
+fn an_intent_becomes_a_passive_order_journaled_reported_and_cancelled_at_200_ms() {
+    let mut x = exec_at_touch();
+    let mut out = ExecActions::new();
+    // Buy 1 at ₹999.95, one tick below the bid: passive, on tick, within the size.
+    let got = x.on_intent(&intent(side::BUY, 999.95, 1.0, 2 * MS), 2 * MS, &mut out);
+    assert_eq!(got, IntentOutcome::Placed(1));
+    assert_eq!(sends(&out), [(1, side::BUY, e8(999.95), e8(1.0))]);
+    // The intent record precedes the send; the SENT report (to Sentinel) carries the intent's
+    // receive stamp for tick-to-order.
+    let kinds: Vec<&str> = out
+        .iter()
+        .map(|a| match a {
+            ExecAction::Journal(e) if e.kind == jkind::INTENT => "intent",
+            ExecAction::SendNew { .. } => "send",
+            ExecAction::Report(e) if e.kind == oek::SENT => "sent",
+            _ => "other",
+        })
+        .collect();
+    assert_eq!(kinds, ["intent", "send", "sent"]);
+    let sent = out
+        .iter()
+        .find_map(|a| match a {
+            ExecAction::Report(e) => Some(*e),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!((sent.stamps.recv_ns, sent.qty_e8), (2 * MS, e8(1.0)));
+    // Oracle's signals do not touch it: a strong signal against it (sell) neither cancels
+    // it nor moves it.
+    out.clear();
+    x.on_signal(&sig(1_000.0, 1_000.10, -0.9, 3), 3 * MS, &mut out);
+    assert!(!cancels(&out).contains(&1), "{:?}", cancels(&out));
+    // Unfilled at 200 ms after placement: cancelled by the timer like every order.
+    out.clear();
+    x.on_tick(2 * MS + 199 * MS, &mut out);
+    assert!(!cancels(&out).contains(&1));
+    x.on_tick(2 * MS + 201 * MS, &mut out);
+    assert!(cancels(&out).contains(&1));
+    let m = x.metrics();
+    assert_eq!((m.intents, m.intents_placed), (1, 1));
+}
+
+#[test]
+fn intents_that_are_not_passive_limit_day_orders_are_refused_with_their_reason() {
+    use IntentRefusal::*;
+    let mut out = ExecActions::new();
+    let t = 2 * MS;
+    let base = intent(side::BUY, 999.95, 1.0, t);
+    let cases: [(&str, OrderIntent, IntentRefusal); 12] = [
+        (
+            "another instrument",
+            OrderIntent {
+                instrument_id: 2,
+                ..base
+            },
+            Malformed,
+        ),
+        ("no side", OrderIntent { side: 0, ..base }, Malformed),
+        (
+            "a market order",
+            OrderIntent {
+                order_type: order_type::MARKET,
+                ..base
+            },
+            Malformed,
+        ),
+        (
+            "immediate or cancel",
+            OrderIntent {
+                tif: tif::IOC,
+                ..base
+            },
+            Malformed,
+        ),
+        (
+            "off the ₹0.05 tick",
+            OrderIntent {
+                price_e8: e8(999.97),
+                ..base
+            },
+            Malformed,
+        ),
+        (
+            "a zero price",
+            OrderIntent {
+                price_e8: 0,
+                ..base
+            },
+            Malformed,
+        ),
+        (
+            "above the configured size",
+            OrderIntent {
+                qty_e8: e8(2.0),
+                ..base
+            },
+            Malformed,
+        ),
+        (
+            "unstamped",
+            OrderIntent {
+                stamps: Stamps::default(),
+                ..base
+            },
+            Malformed,
+        ),
+        (
+            "a modification",
+            OrderIntent {
+                action: intent_action::MODIFY,
+                ..base
+            },
+            Unsupported,
+        ),
+        (
+            "a buy at the ask",
+            intent(side::BUY, 1_000.10, 1.0, t),
+            Marketable,
+        ),
+        (
+            "a sell at the bid",
+            intent(side::SELL, 1_000.0, 1.0, t),
+            Marketable,
+        ),
+        (
+            "a cancel of no intent's order",
+            OrderIntent {
+                action: intent_action::CANCEL,
+                client_order_id: 7,
+                ..base
+            },
+            UnknownOrder,
+        ),
+    ];
+    let mut x = exec_at_touch();
+    for (what, it, want) in cases {
+        assert_eq!(
+            x.on_intent(&it, t, &mut out),
+            IntentOutcome::Refused(want),
+            "{what}"
+        );
+    }
+    // 50 ms old (the default limit) is still fresh; one nanosecond more is stale.
+    let old = intent(side::BUY, 999.95, 1.0, t);
+    assert_eq!(
+        x.on_intent(&old, t + 50 * MS + 1, &mut out),
+        IntentOutcome::Refused(Stale)
+    );
+    // Without a known touch, passivity cannot be checked.
+    let mut blind = exec(cfg());
+    assert_eq!(
+        blind.on_intent(&base, t, &mut out),
+        IntentOutcome::Refused(NoTouch)
+    );
+    assert!(sends(&out).is_empty(), "nothing was sent");
+    let m = x.metrics();
+    assert_eq!(m.intents, 13);
+    assert_eq!(m.intents_placed, 0);
+    assert_eq!(m.intents_refused, [8, 1, 1, 0, 2, 1]);
+    assert_eq!(m.otr.orders_raw, 0, "a refused intent is no order");
+    let ok = x.on_intent(&old, t + 50 * MS, &mut out);
+    assert!(matches!(ok, IntentOutcome::Placed(_)), "{ok:?}");
+}
+
+#[test]
+fn intents_pass_the_same_gates_as_quotes() {
+    let mut out = ExecActions::new();
+    let t = 2 * MS;
+    let buy = intent(side::BUY, 999.95, 1.0, t);
+    // Kill switch: nothing new, until re-armed.
+    let mut x = exec_at_touch();
+    x.on_kill(t, &mut out);
+    assert_eq!(
+        x.on_intent(&buy, t, &mut out),
+        IntentOutcome::Blocked(BlockReason::Killed)
+    );
+    x.rearm();
+    assert!(matches!(
+        x.on_intent(&buy, t, &mut out),
+        IntentOutcome::Placed(_)
+    ));
+    // Sentinel's lockdown, Sonar's Veto, a closed data gate.
+    for (gates, reason) in [
+        (
+            Gates {
+                lockdown: true,
+                ..OPEN
+            },
+            BlockReason::Lockdown,
+        ),
+        (
+            Gates {
+                regime: Regime::Veto,
+                ..OPEN
+            },
+            BlockReason::Regime,
+        ),
+        (
+            Gates {
+                gate_check: 1,
+                ..OPEN
+            },
+            BlockReason::Gate,
+        ),
+    ] {
+        let mut x = exec_at_touch();
+        x.on_gates(gates, t, &mut out);
+        assert_eq!(
+            x.on_intent(&buy, t, &mut out),
+            IntentOutcome::Blocked(reason)
+        );
+        assert_eq!(x.metrics().blocked[reason as usize], 1);
+    }
+    // Position limit 10: ten resting buys of 1 fill it; the eleventh is refused (resting
+    // orders count, as for quotes).
+    let mut x = exec(ExecutionConfig {
+        max_open_orders: 16,
+        ..cfg()
+    });
+    x.on_md(&touch(1, MS, 1_000.0, 1_000.10), MS);
+    out.clear();
+    for k in 0..10 {
+        let it = intent(side::BUY, 999.95 - 0.05 * k as f64, 1.0, t);
+        assert!(
+            matches!(x.on_intent(&it, t, &mut out), IntentOutcome::Placed(_)),
+            "rung {k}"
+        );
+    }
+    let it = intent(side::BUY, 999.0, 1.0, t);
+    assert_eq!(
+        x.on_intent(&it, t, &mut out),
+        IntentOutcome::Blocked(BlockReason::PositionLimit)
+    );
+    // The order rate: those ten took the second's ten tokens (10/s by default), so a sell,
+    // which the position limit would let through, waits for the next second.
+    let sell = intent(side::SELL, 1_000.15, 1.0, t);
+    assert_eq!(
+        x.on_intent(&sell, t, &mut out),
+        IntentOutcome::Blocked(BlockReason::RateLimit)
+    );
+    let later = intent(side::SELL, 1_000.15, 1.0, t + 1_000 * MS);
+    assert!(matches!(
+        x.on_intent(&later, t + 1_000 * MS, &mut out),
+        IntentOutcome::Placed(_)
+    ));
+}
+
+#[test]
+fn cancel_all_cancels_the_intents_orders_and_leaves_executions_own() {
+    let mut x = exec_at_touch();
+    let mut out = ExecActions::new();
+    // Execution's own quote (cid 1) from a signal, then two intents' orders (cids 2, 3).
+    x.on_signal(&sig(1_000.0, 1_000.10, 0.5, 1), MS, &mut out);
+    assert_eq!(news(&out).len(), 1);
+    let t = 2 * MS;
+    assert_eq!(
+        x.on_intent(&intent(side::BUY, 999.90, 1.0, t), t, &mut out),
+        IntentOutcome::Placed(2)
+    );
+    assert_eq!(
+        x.on_intent(&intent(side::SELL, 1_000.20, 1.0, t), t, &mut out),
+        IntentOutcome::Placed(3)
+    );
+    out.clear();
+    // CANCEL of Execution's own order is not the strategy's to make.
+    let cancel = |cid: u64| OrderIntent {
+        action: intent_action::CANCEL,
+        client_order_id: cid,
+        ..intent(side::BUY, 999.90, 1.0, t)
+    };
+    assert_eq!(
+        x.on_intent(&cancel(1), t, &mut out),
+        IntentOutcome::Refused(IntentRefusal::UnknownOrder)
+    );
+    assert_eq!(
+        x.on_intent(&cancel(2), t, &mut out),
+        IntentOutcome::Cancelled(1)
+    );
+    assert_eq!(
+        x.on_intent(&cancel(2), t, &mut out),
+        IntentOutcome::Cancelled(0),
+        "already on its way"
+    );
+    let all = OrderIntent {
+        action: intent_action::CANCEL_ALL,
+        ..intent(side::BUY, 999.90, 1.0, t)
+    };
+    assert_eq!(x.on_intent(&all, t, &mut out), IntentOutcome::Cancelled(1));
+    assert_eq!(cancels(&out), [2, 3]);
+    assert_eq!(x.open_orders(), 3, "cancels sent, none confirmed yet");
 }

@@ -46,7 +46,8 @@ use nev::{FillProbability, NevConfig, NevEstimate, NevMarket};
 use otr::{OtrBands, OtrCounter};
 use rate::{RateConfig, RateLimiter};
 use runtime::msg::{
-    md_kind, order_event_kind as oek, side, MdEvent, OrderEvent, Signal, Stamps, PRICE_SCALE,
+    intent_action, md_kind, order_event_kind as oek, order_type, side, tif, MdEvent, OrderEvent,
+    OrderIntent, Signal, Stamps, PRICE_SCALE,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
@@ -203,6 +204,56 @@ impl BlockReason {
     }
 }
 
+/// Why Execution refused an [`OrderIntent`] before any gate: what the intent asks is not an order
+/// this Execution places.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum IntentRefusal {
+    /// Another instrument, a side, order type or time in force other than buy/sell, LIMIT,
+    /// DAY, no `stamps.publish_ns`, a price ≤ 0 or off the tick, a quantity ≤ 0 or above
+    /// `order_qty_e8`.
+    Malformed = 0,
+    /// MODIFY, or an action code this build does not know.
+    Unsupported = 1,
+    /// Older than `intent_max_age_ns` when read.
+    Stale = 2,
+    /// No touch known yet, so passivity cannot be checked.
+    NoTouch = 3,
+    /// The price would cross the touch (a buy at or above the ask, a sell at or below the
+    /// bid): Execution places passive orders only.
+    Marketable = 4,
+    /// CANCEL of an order that is not a live order of an intent.
+    UnknownOrder = 5,
+}
+
+pub const INTENT_REFUSALS: usize = 6;
+
+impl IntentRefusal {
+    pub fn name(self) -> &'static str {
+        match self {
+            IntentRefusal::Malformed => "malformed",
+            IntentRefusal::Unsupported => "unsupported",
+            IntentRefusal::Stale => "stale",
+            IntentRefusal::NoTouch => "no_touch",
+            IntentRefusal::Marketable => "marketable",
+            IntentRefusal::UnknownOrder => "unknown_order",
+        }
+    }
+}
+
+/// What became of one [`OrderIntent`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IntentOutcome {
+    /// A new order with this client order id (its SendNew is in the actions).
+    Placed(u64),
+    /// This many of the intents' orders are being cancelled.
+    Cancelled(usize),
+    /// Refused as what it asks is not an order Execution places.
+    Refused(IntentRefusal),
+    /// A gate stopped it (counted in `blocked` with the quotes').
+    Blocked(BlockReason),
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ExecutionConfig {
@@ -236,6 +287,10 @@ pub struct ExecutionConfig {
     pub nev: NevConfig,
     /// Realised NEV marks each fill at the mid this long after it.
     pub nev_horizon_ns: u64,
+    /// An intent from a user strategy actor older than this when Execution reads it (its
+    /// `stamps.publish_ns`) is refused as stale: after a restart or a stall, a wish made for a
+    /// market that has moved on is not sent.
+    pub intent_max_age_ns: u64,
 }
 
 impl Default for ExecutionConfig {
@@ -261,6 +316,7 @@ impl Default for ExecutionConfig {
             otr_min_orders: 50,
             nev: NevConfig::default(),
             nev_horizon_ns: 1_000_000_000,
+            intent_max_age_ns: 50_000_000,
         }
     }
 }
@@ -279,6 +335,9 @@ impl ExecutionConfig {
         }
         if self.order_qty_e8 <= 0 {
             return bad("order_qty_e8", format!("{} must be > 0", self.order_qty_e8));
+        }
+        if self.intent_max_age_ns == 0 {
+            return bad("intent_max_age_ns", "must be > 0".into());
         }
         if self.cancel_after_ns == 0 || self.timer_tick_ns == 0 || self.timer_slots == 0 {
             return bad(
@@ -349,6 +408,23 @@ struct Order {
     modify_pending: bool,
     /// Price a pending modification moves the order to.
     modify_price_e8: i64,
+    /// Placed for a user strategy's intent: Oracle's signals do not cancel or move it.
+    from_intent: bool,
+}
+
+/// What [`Execution::place`] enters: a quote of Execution's own or an intent's order.
+#[derive(Clone, Copy, Debug)]
+struct NewOrder {
+    side: u8,
+    price_e8: i64,
+    qty_e8: i64,
+    /// Rung of the ladder (0 = the touch; intents: 0).
+    level: usize,
+    /// NEV estimated at placement (₹; intents: 0, Execution has no estimate of their alpha).
+    nev_inr: f64,
+    /// The input's stamps (recv_ns = when the market data behind it was read).
+    stamps: Stamps,
+    from_intent: bool,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -402,6 +478,11 @@ pub struct ExecMetrics {
     /// Signals refused as malformed: a touch off the instrument's tick, or a strength that is
     /// not a number within −1 … 1 (Oracle's strengths always are).
     pub signals_refused: u64,
+    /// Intents read from user strategy actors (`intent.ring`), those placed as orders, and
+    /// those refused by [`IntentRefusal`] (index = code; gates count in `blocked`).
+    pub intents: u64,
+    pub intents_placed: u64,
+    pub intents_refused: [u64; INTENT_REFUSALS],
 }
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -566,6 +647,10 @@ impl Execution {
             cancels_on_deadline: m.timer_cancels,
             cancel_lateness_p99_ns: m.cancel_lateness.p99_ns,
             tick_to_order_last_ns: m.tick_to_order_last_ns,
+            signals_refused: m.signals_refused,
+            intents: m.intents,
+            intents_placed: m.intents_placed,
+            intents_refused: m.intents_refused.iter().sum(),
         }
     }
 
@@ -644,6 +729,129 @@ impl Execution {
         self.settle_marks(now_ns);
         self.manage_resting(now_ns, out);
         self.quote(now_ns, out);
+    }
+
+    /// An order intent from a user strategy actor (`intent.ring`). The strategy chooses side,
+    /// price and quantity; Execution applies the gates it applies to its own quotes (kill
+    /// switch, reconciliation, Sentinel's lockdown, Sonar's regime and data gate, the order
+    /// table, the position limit, the OTR budget, the order rate) and the same discipline:
+    /// passive LIMIT DAY orders only, cancelled `cancel_after_ns` after placement, journaled
+    /// and reported to Sentinel like every other. It does not apply the NEV check: Execution
+    /// has no estimate of a strategy's alpha, which is the strategy's to judge after costs.
+    ///
+    /// Oracle's signals never cancel or move an intent's order. The strategy cancels with
+    /// CANCEL (by client order id) or CANCEL_ALL (every live order of an intent); it cannot
+    /// modify (a new order after a cancel does the same, and each counts towards OTR anyway).
+    pub fn on_intent(
+        &mut self,
+        it: &OrderIntent,
+        now_ns: u64,
+        out: &mut ExecActions,
+    ) -> IntentOutcome {
+        self.m.intents += 1;
+        let outcome = self.decide_intent(it, now_ns, out);
+        match outcome {
+            IntentOutcome::Placed(_) => self.m.intents_placed += 1,
+            IntentOutcome::Refused(r) => self.m.intents_refused[r as usize] += 1,
+            IntentOutcome::Blocked(r) => self.m.blocked[r as usize] += 1,
+            IntentOutcome::Cancelled(_) => {}
+        }
+        outcome
+    }
+
+    fn decide_intent(
+        &mut self,
+        it: &OrderIntent,
+        now_ns: u64,
+        out: &mut ExecActions,
+    ) -> IntentOutcome {
+        use IntentOutcome::{Blocked, Cancelled, Placed, Refused};
+        if it.instrument_id != self.cfg.instrument_id || it.stamps.publish_ns == 0 {
+            return Refused(IntentRefusal::Malformed);
+        }
+        if now_ns.saturating_sub(it.stamps.publish_ns) > self.cfg.intent_max_age_ns {
+            return Refused(IntentRefusal::Stale);
+        }
+        match it.action {
+            intent_action::NEW => {}
+            intent_action::CANCEL => {
+                let live = self
+                    .orders
+                    .iter()
+                    .position(|o| o.cid == it.client_order_id && o.from_intent);
+                return match live {
+                    Some(i) if !self.orders[i].cancel_pending => {
+                        self.send_cancel(i, now_ns, out);
+                        Cancelled(1)
+                    }
+                    // A cancel already on its way: nothing more to do.
+                    Some(_) => Cancelled(0),
+                    None => Refused(IntentRefusal::UnknownOrder),
+                };
+            }
+            intent_action::CANCEL_ALL => {
+                let mut n = 0;
+                for i in 0..self.orders.len() {
+                    let o = &self.orders[i];
+                    if o.from_intent && !o.cancel_pending && out.remaining() >= 2 {
+                        self.send_cancel(i, now_ns, out);
+                        n += 1;
+                    }
+                }
+                return Cancelled(n);
+            }
+            _ => return Refused(IntentRefusal::Unsupported),
+        }
+        let ts = match it.side {
+            side::BUY => TradeSide::Buy,
+            side::SELL => TradeSide::Sell,
+            _ => return Refused(IntentRefusal::Malformed),
+        };
+        let tick = self.cfg.tick_size_e8;
+        if it.order_type != order_type::LIMIT
+            || it.tif != tif::DAY
+            || it.price_e8 <= 0
+            || it.price_e8 % tick != 0
+            || it.qty_e8 <= 0
+            || it.qty_e8 > self.cfg.order_qty_e8
+        {
+            return Refused(IntentRefusal::Malformed);
+        }
+        let (bid, ask) = (self.market.bid_e8, self.market.ask_e8);
+        if bid <= 0 || ask <= bid {
+            return Refused(IntentRefusal::NoTouch);
+        }
+        let crosses = match ts {
+            TradeSide::Buy => it.price_e8 >= ask,
+            TradeSide::Sell => it.price_e8 <= bid,
+        };
+        if crosses {
+            return Refused(IntentRefusal::Marketable);
+        }
+        if out.remaining() < 3 {
+            // Cannot happen from the live loop (one intent per call, actions handled after
+            // each); refuse rather than drop the order's journal record or report.
+            return Blocked(BlockReason::OrderTable);
+        }
+        if let Err(r) = self
+            .check_exposure(ts, it.qty_e8)
+            .and_then(|()| self.check_budgets(it.price_e8, now_ns))
+        {
+            return Blocked(r);
+        }
+        let new = NewOrder {
+            side: it.side,
+            price_e8: it.price_e8,
+            qty_e8: it.qty_e8,
+            level: 0,
+            nev_inr: 0.0,
+            stamps: it.stamps,
+            from_intent: true,
+        };
+        match self.place(new, now_ns, out) {
+            0 => Blocked(BlockReason::OrderTable),
+            cid => Placed(cid),
+        }
     }
 
     /// Time passes: fire due 200 ms cancels (call every poll).
@@ -796,6 +1004,7 @@ impl Execution {
                 cancel_pending: r.cancel_sent,
                 modify_pending: false,
                 modify_price_e8: 0,
+                from_intent: false,
             });
         }
         self.position_e8 = st.position_e8;
@@ -1148,6 +1357,18 @@ impl Execution {
         level: usize,
         now_ns: u64,
     ) -> Result<NevEstimate, BlockReason> {
+        self.check_exposure(ts, self.cfg.order_qty_e8)?;
+        let est = self.estimate(ts, price_e8, level);
+        if est.nev_inr <= self.cfg.nev.min_nev_inr {
+            return Err(BlockReason::Nev);
+        }
+        self.check_budgets(price_e8, now_ns)?;
+        Ok(est)
+    }
+
+    /// The gates before any estimate: kill switch, reconciliation, lockdown, regime, data gate,
+    /// the order table, and the position limit counting every resting order on the side.
+    fn check_exposure(&self, ts: TradeSide, qty_e8: i64) -> Result<(), BlockReason> {
         if let Some(r) = self.global_block() {
             return Err(r);
         }
@@ -1166,21 +1387,22 @@ impl Execution {
             .map(|o| o.leaves_e8)
             .sum();
         let exposure = match ts {
-            TradeSide::Buy => self.position_e8 + same_side + self.cfg.order_qty_e8,
-            TradeSide::Sell => -self.position_e8 + same_side + self.cfg.order_qty_e8,
+            TradeSide::Buy => self.position_e8 + same_side + qty_e8,
+            TradeSide::Sell => -self.position_e8 + same_side + qty_e8,
         };
         if exposure > self.cfg.max_position_e8 {
             return Err(BlockReason::PositionLimit);
         }
-        let est = self.estimate(ts, price_e8, level);
-        if est.nev_inr <= self.cfg.nev.min_nev_inr {
-            return Err(BlockReason::Nev);
-        }
+        Ok(())
+    }
+
+    /// The budgets, last (the rate limiter takes its token only when everything else passed):
+    /// OTR with the order and the cancel it will most likely need, then the order rate.
+    fn check_budgets(&mut self, price_e8: i64, now_ns: u64) -> Result<(), BlockReason> {
         let exempt = self
             .cfg
             .otr_bands
             .is_exempt(self.cfg.segment, price_e8, self.ltp_or_mid());
-        // The order and the cancel it will most likely need.
         let extra = if exempt { 0 } else { 2 };
         if !self
             .otr
@@ -1191,7 +1413,7 @@ impl Execution {
         if !self.rate.try_take(1, now_ns) {
             return Err(BlockReason::RateLimit);
         }
-        Ok(est)
+        Ok(())
     }
 
     fn quote(&mut self, now_ns: u64, out: &mut ExecActions) {
@@ -1232,7 +1454,18 @@ impl Execution {
                 break;
             }
             match self.check_new(ts, price_e8, k, now_ns) {
-                Ok(est) => self.place(side_code, price_e8, k, est, now_ns, out),
+                Ok(est) => {
+                    let new = NewOrder {
+                        side: side_code,
+                        price_e8,
+                        qty_e8: self.cfg.order_qty_e8,
+                        level: k,
+                        nev_inr: est.nev_inr,
+                        stamps: self.market.stamps,
+                        from_intent: false,
+                    };
+                    self.place(new, now_ns, out);
+                }
                 Err(r) => {
                     self.m.blocked[r as usize] += 1;
                     // Deeper rungs may still pay (more capture); any other
@@ -1245,15 +1478,16 @@ impl Execution {
         }
     }
 
-    fn place(
-        &mut self,
-        side_code: u8,
-        price_e8: i64,
-        level: usize,
-        est: NevEstimate,
-        now_ns: u64,
-        out: &mut ExecActions,
-    ) {
+    fn place(&mut self, new: NewOrder, now_ns: u64, out: &mut ExecActions) -> u64 {
+        let NewOrder {
+            side: side_code,
+            price_e8,
+            qty_e8,
+            level,
+            nev_inr,
+            stamps: input_stamps,
+            from_intent,
+        } = new;
         let cid = self.next_cid;
         self.next_cid += 1;
         let deadline_ns = now_ns + self.cfg.cancel_after_ns;
@@ -1261,7 +1495,7 @@ impl Execution {
             // Cannot happen: the wheel holds max_open_orders timers and the
             // table was checked; refuse rather than leave an order without its cancel.
             self.m.blocked[BlockReason::OrderTable as usize] += 1;
-            return;
+            return 0;
         };
         let ltp = self.ltp_or_mid();
         self.orders.push(Order {
@@ -1269,8 +1503,8 @@ impl Execution {
             venue_oid: 0,
             side: side_code,
             price_e8,
-            qty_e8: self.cfg.order_qty_e8,
-            leaves_e8: self.cfg.order_qty_e8,
+            qty_e8,
+            leaves_e8: qty_e8,
             filled_e8: 0,
             state: OrderState::Sent,
             placed_ns: now_ns,
@@ -1282,6 +1516,7 @@ impl Execution {
             cancel_pending: false,
             modify_pending: false,
             modify_price_e8: 0,
+            from_intent,
         });
         let i = self.orders.len() - 1;
         let exempt = self
@@ -1290,14 +1525,14 @@ impl Execution {
             .is_exempt(self.cfg.segment, price_e8, ltp);
         self.otr.record_order(exempt);
         self.m.orders_sent += 1;
-        self.m.nev_expected_inr += est.nev_inr;
-        if self.market.stamps.recv_ns != 0 {
-            self.m.tick_to_order_last_ns = now_ns.saturating_sub(self.market.stamps.recv_ns);
+        self.m.nev_expected_inr += nev_inr;
+        if input_stamps.recv_ns != 0 {
+            self.m.tick_to_order_last_ns = now_ns.saturating_sub(input_stamps.recv_ns);
         }
-        // Tick-to-order: the signal's stamps travel on (recv_ns unchanged).
+        // Tick-to-order: the signal's (or intent's) stamps travel on (recv_ns unchanged).
         let stamps = Stamps {
             publish_ns: now_ns,
-            ..self.market.stamps
+            ..input_stamps
         };
         let mut intent = self.order_event(i, jkind::INTENT, now_ns, 0);
         intent.stamps = stamps;
@@ -1306,11 +1541,12 @@ impl Execution {
             client_order_id: cid,
             side: side_code,
             price_e8,
-            qty_e8: self.cfg.order_qty_e8,
+            qty_e8,
         });
         let mut sent = self.order_event(i, oek::SENT, now_ns, 0);
         sent.stamps = stamps;
         out.push(ExecAction::Report(sent));
+        cid
     }
 
     /// Cancel orders the signal turned against; move touch orders left behind.
@@ -1320,7 +1556,7 @@ impl Execution {
         while i < self.orders.len() {
             let o = self.orders[i];
             i += 1;
-            if o.cancel_pending || o.modify_pending || out.remaining() < 4 {
+            if o.cancel_pending || o.modify_pending || o.from_intent || out.remaining() < 4 {
                 continue;
             }
             let against = (o.side == side::BUY && s <= -self.cfg.min_strength)
