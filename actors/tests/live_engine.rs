@@ -457,3 +457,119 @@ fn live_sentinel_restarts_carry_its_risk_state_on() {
         e.stop_all();
     });
 }
+
+/// A user strategy's intents on `intent.ring` (what `supervisor/examples/custom_actor.rs`
+/// writes) become orders at the venue through Execution's gates, are journaled and reported to
+/// Sentinel, and stop at the kill switch. Execution's own quoting is switched off (no NEV is
+/// ever enough), so every order at the venue is an intent's.
+#[test]
+fn live_intents_of_a_user_strategy_reach_the_venue_until_the_kill_switch() {
+    use runtime::msg::{intent_action, md_kind, order_type, side, tif, OrderIntent};
+    use runtime::ring::Recv;
+    use runtime::rings::{IntentRing, MdRing, INTENT_RING, MD_RING};
+    watchdog(Duration::from_secs(120), || {
+        let mut s = strategy();
+        s.execution.nev.min_nev_inr = 1e12;
+        let e = Engine::start(s);
+        let limit = Duration::from_secs(30);
+        let mut md = MdRing::attach(&e.dir, MD_RING)
+            .unwrap()
+            .subscribe_latest(5)
+            .unwrap();
+        let mut intents = IntentRing::attach(&e.dir, INTENT_RING)
+            .unwrap()
+            .producer()
+            .unwrap();
+        let tick = 10_000_000;
+        let mut bid_e8 = 0;
+        let mut seq = 0;
+        // One passive buy, two ticks under the latest bid, every 20 ms.
+        let mut push = |md: &mut runtime::ring::Subscriber<_, 65_536>| {
+            while let Recv::Msg { msg, .. } = md.poll() {
+                let msg: runtime::msg::MdEvent = msg;
+                if msg.kind == md_kind::BOOK && msg.book.bid_levels > 0 {
+                    bid_e8 = msg.book.bids[0].price_e8;
+                }
+            }
+            if bid_e8 > 0 {
+                seq += 1;
+                let now = runtime::clock::monotonic_ns();
+                let it = OrderIntent {
+                    seq,
+                    stamps: runtime::msg::Stamps {
+                        recv_ns: now,
+                        publish_ns: now,
+                        ..Default::default()
+                    },
+                    price_e8: bid_e8 - 2 * tick,
+                    qty_e8: 100_000_000,
+                    instrument_id: 1,
+                    action: intent_action::NEW,
+                    side: side::BUY,
+                    order_type: order_type::LIMIT,
+                    tif: tif::DAY,
+                    ..Default::default()
+                };
+                intents.try_push(&it).expect("Execution keeps up");
+                e.control.notify(runtime::control::topic::INTENT);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        wait_until(limit, "three intents placed", || {
+            push(&mut md);
+            e.exec().intents_placed >= 3
+        });
+        let x = e.exec();
+        assert_eq!(
+            x.orders_sent, x.intents_placed,
+            "only intents became orders"
+        );
+        assert_eq!(x.intents_refused, 0, "{x:?}");
+        wait_until(limit, "the venue saw them and Sentinel timed them", || {
+            e.venue.counters().requests.load(Ordering::Relaxed) >= 3
+                && e.control.sentinel_telemetry().read().unwrap().rtt_samples >= 3
+        });
+        let journal = Journal::recover(&e.journal).unwrap();
+        assert!(
+            journal.records >= 3 * 2,
+            "each order's intent and sent are journaled"
+        );
+
+        // The kill switch: intents are still read, none becomes an order.
+        assert!(e.control.kill("test", "intent kill test"));
+        wait_until(limit, "Execution halted with no open order", || {
+            e.control.slot(EXECUTION).state() == actor_state::HALTED && e.exec().open_orders == 0
+        });
+        let sent = |x: &runtime::telemetry::ExecutionTelemetry| {
+            x.orders_sent + x.cancels_sent + x.modifies_sent
+        };
+        wait_until(limit, "venue count equal to Execution's", || {
+            e.venue.counters().requests.load(Ordering::Relaxed) == sent(&e.exec())
+        });
+        let at_kill = e.exec();
+        let venue_at_kill = e.venue.counters().requests.load(Ordering::Relaxed);
+        for _ in 0..10 {
+            push(&mut md);
+        }
+        wait_until(
+            limit,
+            "the halted Execution to refuse ten intents for the kill",
+            || {
+                let x = e.exec();
+                x.intents == at_kill.intents + 10
+                    && x.blocked_by_kill == at_kill.blocked_by_kill + 10
+            },
+        );
+        assert_eq!(
+            e.exec().orders_sent,
+            at_kill.orders_sent,
+            "no order after the kill"
+        );
+        assert_eq!(
+            e.venue.counters().requests.load(Ordering::Relaxed),
+            venue_at_kill,
+            "the venue saw nothing after the kill's cancels"
+        );
+        e.stop_all();
+    });
+}

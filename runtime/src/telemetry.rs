@@ -249,6 +249,16 @@ pub struct ExecutionTelemetry {
     pub cancel_lateness_p99_ns: u64,
     /// Feed receive → order written, for the latest order.
     pub tick_to_order_last_ns: u64,
+    /// Signals refused as malformed (a touch off the instrument's tick: the strategy's
+    /// `tick_size_e8` disagrees with the venue's, or a strength outside −1 … 1).
+    pub signals_refused: u64,
+    /// Intents read from user strategy actors (`intent.ring`), placed as orders, and refused
+    /// for what they ask (malformed, unsupported, stale, no touch, marketable, unknown order;
+    /// intents stopped by a gate count in `blocked_by_*`). Dropped ones (read while halted or
+    /// disconnected) are in neither.
+    pub intents: u64,
+    pub intents_placed: u64,
+    pub intents_refused: u64,
 }
 
 /// Feed's view of the market-data connection.

@@ -31,10 +31,14 @@ use crate::sonar::Regime;
 use runtime::actor::Actor;
 use runtime::control::{topic, ActorCounters, ControlBlock};
 use runtime::hist::stage;
-use runtime::msg::{order_event_kind as oek, order_type, tif, MdEvent, OrderEvent, Signal, Stamps};
+use runtime::msg::{
+    order_event_kind as oek, order_type, tif, MdEvent, OrderEvent, OrderIntent, Signal, Stamps,
+};
 use runtime::ring::broadcast::{Recv, Subscriber};
 use runtime::ring::spsc::{Consumer, Producer};
-use runtime::rings::{MdRing, OrdersRing, SignalRing, MD_RING, ORDERS_RING, SIGNAL_RING};
+use runtime::rings::{
+    IntentRing, MdRing, OrdersRing, SignalRing, INTENT_RING, MD_RING, ORDERS_RING, SIGNAL_RING,
+};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -82,6 +86,8 @@ pub struct ExecutionActor {
     logon: Logon,
     client: Option<OrderClient>,
     signals: Consumer<Signal, 4_096>,
+    /// Order intents of user strategy actors.
+    intents: Consumer<OrderIntent, 4_096>,
     md: Subscriber<MdEvent, 65_536>,
     orders_out: Producer<OrderEvent, 16_384>,
     control: Arc<ControlBlock>,
@@ -104,6 +110,8 @@ pub struct ExecutionActor {
     // Counters.
     signals_in: u64,
     signals_dropped: u64,
+    intents_in: u64,
+    intents_dropped: u64,
     venue_events: u64,
     sends: u64,
     send_errors: u64,
@@ -140,6 +148,11 @@ impl ExecutionActor {
         let signals = SignalRing::attach(&env.dir, SIGNAL_RING)
             .and_then(|r| r.consumer())
             .map_err(ring_err(SIGNAL_RING))?;
+        // Resumes where the previous incarnation stopped; intents older than
+        // `intent_max_age_ns` by then are refused as stale, not sent.
+        let intents = IntentRing::attach(&env.dir, INTENT_RING)
+            .and_then(|r| r.consumer())
+            .map_err(ring_err(INTENT_RING))?;
         let md = MdRing::attach(&env.dir, MD_RING)
             .and_then(|r| r.subscribe(cursor::EXECUTION))
             .map_err(ring_err(MD_RING))?;
@@ -162,6 +175,7 @@ impl ExecutionActor {
             },
             client: None,
             signals,
+            intents,
             md,
             orders_out,
             control: env.control,
@@ -193,6 +207,8 @@ impl ExecutionActor {
             last_publish_ns: 0,
             signals_in: 0,
             signals_dropped: 0,
+            intents_in: 0,
+            intents_dropped: 0,
             venue_events: 0,
             sends: 0,
             send_errors: 0,
@@ -638,23 +654,58 @@ impl ExecutionActor {
                 self.stages
                     .record(ST_HOP, t.saturating_sub(sig.stamps.publish_ns));
             }
-            if !quote || self.client.is_none() || self.lost {
+            if !self.may_decide(quote, t) {
                 self.signals_dropped += 1;
                 continue;
             }
-            // The kill switch may have been set since the loop's pass began: honour it before
-            // this order decision, not at the next pass.
-            if self.control.is_killed() && !self.exec.is_killed() {
-                self.kill_now(t);
-                self.signals_dropped += 1;
-                continue;
-            }
-            let gates = self.gates();
-            self.exec.on_gates(gates, t, &mut self.xo);
             self.exec.on_signal(&sig, t, &mut self.xo);
             self.handle_actions(t, false);
         }
         n
+    }
+
+    /// Intents of user strategy actors, through the same gates as signals.
+    fn drain_intents(&mut self, quote: bool) -> usize {
+        let mut n = 0;
+        while n < MAX_BATCH {
+            let Some(intent) = self.intents.try_pop() else {
+                break;
+            };
+            n += 1;
+            self.intents_in += 1;
+            let t = now_ns();
+            if !quote && self.exec.is_killed() {
+                // Halted by the kill switch: refused as such and counted (blocked_by_kill),
+                // so the strategy's owner sees why nothing happens.
+                self.exec.on_intent(&intent, t, &mut self.xo);
+                self.handle_actions(t, false);
+                continue;
+            }
+            if !self.may_decide(quote, t) {
+                self.intents_dropped += 1;
+                continue;
+            }
+            self.exec.on_intent(&intent, t, &mut self.xo);
+            self.handle_actions(t, false);
+        }
+        n
+    }
+
+    /// Whether an input read at `t` may lead to an order decision: quoting (not halted), a
+    /// logged-on connection, and no kill switch set since the loop's pass began (honoured
+    /// before this decision, not at the next pass). The state machine gets the gates as of
+    /// now.
+    fn may_decide(&mut self, quote: bool, t: u64) -> bool {
+        if !quote || self.client.is_none() || self.lost {
+            return false;
+        }
+        if self.control.is_killed() && !self.exec.is_killed() {
+            self.kill_now(t);
+            return false;
+        }
+        let gates = self.gates();
+        self.exec.on_gates(gates, t, &mut self.xo);
+        true
     }
 
     /// Gates and due timers at `t`, a fresh clock read taken after the inputs were drained
@@ -712,6 +763,7 @@ impl Actor for ExecutionActor {
         work += self.drain_venue();
         work += self.drain_md(now);
         work += self.drain_signals(true);
+        work += self.drain_intents(true);
         let t = now_ns();
         work += self.timers(t);
         self.housekeeping(t);
@@ -732,6 +784,7 @@ impl Actor for ExecutionActor {
         work += self.drain_venue();
         work += self.drain_md(now);
         work += self.drain_signals(false);
+        work += self.drain_intents(false);
         let t = now_ns();
         work += self.timers(t);
         self.housekeeping(t);
@@ -762,15 +815,15 @@ impl Actor for ExecutionActor {
     }
 
     fn wake_topics(&self) -> u32 {
-        // Signals trigger orders. Market data is drained on the same wake-up (Oracle's signal
-        // is published after the event it read); acknowledgements arrive on the venue socket,
-        // read at the next pass. (intent.ring is not read by this Execution yet.)
-        topic::SIGNAL
+        // Signals and user strategies' intents trigger orders. Market data is drained on the
+        // same wake-up (Oracle's signal is published after the event it read);
+        // acknowledgements arrive on the venue socket, read at the next pass.
+        topic::SIGNAL | topic::INTENT
     }
 
     fn counters(&self) -> Option<ActorCounters> {
         Some(ActorCounters {
-            msgs_in: self.signals_in + self.venue_events,
+            msgs_in: self.signals_in + self.intents_in + self.venue_events,
             msgs_out: self.sends,
             errors: self.send_errors + self.report_drops,
         })
