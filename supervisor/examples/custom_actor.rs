@@ -5,11 +5,16 @@
 //! as the built-in actors (kill switch, heartbeat, stop requests, idling, latency histograms).
 //! All you write is `poll`: do a bounded amount of work, return how much.
 //!
-//! This example defines the kind `momentum`: it reads trades from the market-data ring and, when
-//! the price has moved `threshold_ticks` in one direction, sends an order intent to Execution on
-//! `intent.ring`. Execution applies every risk gate (kill switch, Sentinel's lockdown, position
-//! and notional limits, order-to-trade ratio) before anything reaches the venue, so a strategy
-//! never talks to the venue itself.
+//! This example defines the kind `momentum`: it reads trades and books from the market-data ring
+//! and, when the price has moved `threshold_ticks` in one direction, sends an order intent to
+//! Execution on `intent.ring`: join the bid after a rise, the ask after a fall. Execution takes
+//! passive LIMIT DAY orders only and applies every gate it applies to its own quotes (kill
+//! switch, Sentinel's lockdown, Sonar's regime and data gate, position limit, order-to-trade
+//! ratio, order rate; not its NEV check: judging the strategy's edge after costs is yours), then
+//! journals the order, reports it to Sentinel and cancels it 200 ms later if unfilled. A refused
+//! intent is counted with its reason (`intents_refused`, `blocked_by_*` in Execution's
+//! telemetry), so a strategy never talks to the venue itself. The defaults match the default
+//! engine's instrument (NIFTY future: tick ₹0.10, lot 75).
 //!
 //! Run it (it needs no venue: with no Feed running it simply sees no trades):
 //!
@@ -60,8 +65,8 @@ impl Default for MomentumConfig {
     fn default() -> Self {
         MomentumConfig {
             threshold_ticks: 5,
-            tick_e8: PRICE_SCALE / 20, // ₹0.05, NSE's usual tick
-            qty_e8: PRICE_SCALE,
+            tick_e8: PRICE_SCALE / 10, // ₹0.10, the default engine's NIFTY future
+            qty_e8: 75 * PRICE_SCALE,  // one lot (at most Execution's order_qty_e8)
             instrument_id: 1,
             md_cursor: 5,
         }
@@ -77,6 +82,9 @@ struct Momentum {
     control: Arc<ControlBlock>,
     /// Price at which the current move started.
     anchor_e8: Option<i64>,
+    /// The latest touch (0 = none yet): the price a passive order joins.
+    bid_e8: i64,
+    ask_e8: i64,
     seq: u64,
     counters: ActorCounters,
 }
@@ -97,6 +105,8 @@ impl Momentum {
             intents,
             control: env.control.clone(),
             anchor_e8: None,
+            bid_e8: 0,
+            ask_e8: 0,
             seq: 0,
             counters: ActorCounters::default(),
         })
@@ -126,23 +136,40 @@ impl Actor for Momentum {
                 Recv::Msg { msg, .. } => {
                     work += 1;
                     self.counters.msgs_in += 1;
+                    if msg.kind == md_kind::BOOK
+                        && msg.book.bid_levels > 0
+                        && msg.book.ask_levels > 0
+                    {
+                        self.bid_e8 = msg.book.bids[0].price_e8;
+                        self.ask_e8 = msg.book.asks[0].price_e8;
+                    }
                     if msg.kind != md_kind::TRADE {
                         continue;
                     }
                     if let Some(order_side) = self.on_trade(msg.trade.price_e8) {
+                        // Passive: join our side of the touch (Execution refuses a price that
+                        // would cross it).
+                        let price_e8 = if order_side == side::BUY {
+                            self.bid_e8
+                        } else {
+                            self.ask_e8
+                        };
+                        if price_e8 <= 0 {
+                            continue;
+                        }
                         self.seq += 1;
                         let mut stamps = msg.stamps;
                         stamps.publish_ns = now_ns;
                         let intent = OrderIntent {
                             seq: self.seq,
                             stamps,
-                            price_e8: msg.trade.price_e8,
+                            price_e8,
                             qty_e8: self.cfg.qty_e8,
                             instrument_id: self.cfg.instrument_id,
                             action: intent_action::NEW,
                             side: order_side,
                             order_type: order_type::LIMIT,
-                            tif: tif::IOC,
+                            tif: tif::DAY,
                             ..Default::default()
                         };
                         // A full ring means Execution is behind: drop the idea rather than
