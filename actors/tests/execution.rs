@@ -75,17 +75,24 @@ fn sig(bid: f64, ask: f64, strength: f64, recv_ns: u64) -> Signal {
     }
 }
 
-fn news(out: &ExecActions) -> Vec<(u64, u8, i64)> {
+fn sends(out: &ExecActions) -> Vec<(u64, u8, i64, i64)> {
     out.iter()
         .filter_map(|a| match *a {
             ExecAction::SendNew {
                 client_order_id,
                 side,
                 price_e8,
-                ..
-            } => Some((client_order_id, side, price_e8)),
+                qty_e8,
+            } => Some((client_order_id, side, price_e8, qty_e8)),
             _ => None,
         })
+        .collect()
+}
+
+fn news(out: &ExecActions) -> Vec<(u64, u8, i64)> {
+    sends(out)
+        .into_iter()
+        .map(|(cid, side, price_e8, _)| (cid, side, price_e8))
         .collect()
 }
 
@@ -723,20 +730,6 @@ fn intent(order_side: u8, price: f64, qty: f64, at_ns: u64) -> OrderIntent {
         tif: tif::DAY,
         ..Default::default()
     }
-}
-
-fn sends(out: &ExecActions) -> Vec<(u64, u8, i64, i64)> {
-    out.iter()
-        .filter_map(|a| match *a {
-            ExecAction::SendNew {
-                client_order_id,
-                side,
-                price_e8,
-                qty_e8,
-            } => Some((client_order_id, side, price_e8, qty_e8)),
-            _ => None,
-        })
-        .collect()
 }
 
 /// Execution with the touch ₹1,000.00 / ₹1,000.10 known from market data.

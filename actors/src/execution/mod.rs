@@ -228,19 +228,6 @@ pub enum IntentRefusal {
 
 pub const INTENT_REFUSALS: usize = 6;
 
-impl IntentRefusal {
-    pub fn name(self) -> &'static str {
-        match self {
-            IntentRefusal::Malformed => "malformed",
-            IntentRefusal::Unsupported => "unsupported",
-            IntentRefusal::Stale => "stale",
-            IntentRefusal::NoTouch => "no_touch",
-            IntentRefusal::Marketable => "marketable",
-            IntentRefusal::UnknownOrder => "unknown_order",
-        }
-    }
-}
-
 /// What became of one [`OrderIntent`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum IntentOutcome {

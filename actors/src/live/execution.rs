@@ -111,7 +111,6 @@ pub struct ExecutionActor {
     signals_in: u64,
     signals_dropped: u64,
     intents_in: u64,
-    intents_dropped: u64,
     venue_events: u64,
     sends: u64,
     send_errors: u64,
@@ -208,7 +207,6 @@ impl ExecutionActor {
             signals_in: 0,
             signals_dropped: 0,
             intents_in: 0,
-            intents_dropped: 0,
             venue_events: 0,
             sends: 0,
             send_errors: 0,
@@ -681,8 +679,8 @@ impl ExecutionActor {
                 self.handle_actions(t, false);
                 continue;
             }
+            // Dropped unseen while halted otherwise or disconnected, like signals.
             if !self.may_decide(quote, t) {
-                self.intents_dropped += 1;
                 continue;
             }
             self.exec.on_intent(&intent, t, &mut self.xo);
