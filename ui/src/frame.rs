@@ -173,6 +173,19 @@ pub struct ExecutionInfo {
     pub position: f64,
     pub tick_to_order_last_ns: u64,
     pub blocked: BlockedCounts,
+    /// Signals refused as malformed (a touch off the instrument's tick, or a strength outside
+    /// −1 … 1): nonzero means the strategy's tick size disagrees with the venue's.
+    pub signals_refused: u64,
+    pub intents: IntentCounts,
+}
+
+/// Order intents of user strategy actors (`intent.ring`): read, placed as orders, refused for
+/// what they asked. Intents stopped by a gate count in `blocked`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IntentCounts {
+    pub received: u64,
+    pub placed: u64,
+    pub refused: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

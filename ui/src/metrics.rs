@@ -366,6 +366,44 @@ pub fn render(state: &State, reading: Option<&EngineReading>, server: &ServerCou
             "Order-to-trade ratio budget.",
             x.otr_budget,
         );
+        let b = &x.blocked;
+        let m = "engine_orders_not_placed_total";
+        o.head(
+            m,
+            "counter",
+            "Order opportunities refused, by the first gate that refused them.",
+        );
+        for (reason, n) in [
+            ("regime", b.regime),
+            ("gate", b.gate),
+            ("lockdown", b.lockdown),
+            ("kill", b.kill),
+            ("nev", b.nev),
+            ("rate", b.rate),
+            ("otr", b.otr),
+        ] {
+            o.val(m, &[("reason", reason)], n as f64);
+        }
+        o.one(
+            "engine_signals_refused_total",
+            "counter",
+            "Signals refused as malformed (touch off the instrument's tick, or strength outside -1..1).",
+            x.signals_refused as f64,
+        );
+        let m = "engine_intents_total";
+        o.head(
+            m,
+            "counter",
+            "Order intents of user strategy actors: received, placed as orders, refused for what they ask.",
+        );
+        let i = &x.intents;
+        for (outcome, n) in [
+            ("received", i.received),
+            ("placed", i.placed),
+            ("refused", i.refused),
+        ] {
+            o.val(m, &[("outcome", outcome)], n as f64);
+        }
     }
 
     if let Some(r) = reading {

@@ -8,7 +8,7 @@ use runtime::telemetry::{
 
 use crate::frame::{
     from_e8, otr_penalty_paise, ActorRow, BlockedCounts, CoreRow, EngineInfo, ExecutionInfo,
-    FeedInfo, KillInfo, KillLatency, OracleInfo, SentinelInfo, SonarInfo, State,
+    FeedInfo, IntentCounts, KillInfo, KillLatency, OracleInfo, SentinelInfo, SonarInfo, State,
 };
 use crate::hist_view::hist_info;
 use crate::procfs::ProcSampler;
@@ -210,6 +210,12 @@ pub fn execution_info(t: &ExecutionTelemetry) -> ExecutionInfo {
             nev: t.blocked_by_nev,
             rate: t.blocked_by_rate,
             otr: t.blocked_by_otr,
+        },
+        signals_refused: t.signals_refused,
+        intents: IntentCounts {
+            received: t.intents,
+            placed: t.intents_placed,
+            refused: t.intents_refused,
         },
     }
 }

@@ -281,3 +281,78 @@ fn metrics_parse_and_latency_buckets_are_cumulative_with_20ms_on_an_edge() {
     // 0.0001 + 0.04 + 0.057 + 0.09 + 30 = 30.1871 s
     assert!((sum - 30.1871).abs() < 1e-9, "exact sum in seconds: {sum}");
 }
+
+#[test]
+fn execution_refusals_and_strategy_intents_reach_the_metrics_by_reason_and_outcome() {
+    // Distinct values per field, so a counter mapped to the wrong series shows.
+    let t = runtime::telemetry::ExecutionTelemetry {
+        updated_ns: 1,
+        blocked_by_regime: 11,
+        blocked_by_gate: 12,
+        blocked_by_lockdown: 13,
+        blocked_by_kill: 14,
+        blocked_by_nev: 15,
+        blocked_by_rate: 16,
+        blocked_by_otr: 17,
+        signals_refused: 5,
+        intents: 30,
+        intents_placed: 21,
+        intents_refused: 4,
+        ..Default::default()
+    };
+    let mut s = state();
+    s.execution = Some(ui::sampler::execution_info(&t));
+    let v = serde_json::to_value(&s).unwrap();
+    assert_eq!(v["execution"]["signals_refused"], 5);
+    assert_eq!(
+        v["execution"]["intents"],
+        serde_json::json!({"received": 30, "placed": 21, "refused": 4})
+    );
+
+    let text = render(&s, None, &ServerCounters::default());
+    let (types, samples) = parse(&text);
+    let get = |name: &str, label: (&str, &str)| {
+        let found: Vec<f64> = samples
+            .iter()
+            .filter(|(n, l, _)| n == name && l.get(label.0).map(String::as_str) == Some(label.1))
+            .map(|s| s.2)
+            .collect();
+        assert!(found.len() <= 1, "{name}{label:?} appears twice");
+        found.first().copied()
+    };
+    assert_eq!(types["engine_orders_not_placed_total"], "counter");
+    assert_eq!(types["engine_intents_total"], "counter");
+    assert_eq!(types["engine_signals_refused_total"], "counter");
+    for (reason, n) in [
+        ("regime", 11.0),
+        ("gate", 12.0),
+        ("lockdown", 13.0),
+        ("kill", 14.0),
+        ("nev", 15.0),
+        ("rate", 16.0),
+        ("otr", 17.0),
+    ] {
+        assert_eq!(
+            get("engine_orders_not_placed_total", ("reason", reason)),
+            Some(n),
+            "{reason}"
+        );
+    }
+    assert_eq!(
+        get("engine_intents_total", ("outcome", "received")),
+        Some(30.0)
+    );
+    assert_eq!(
+        get("engine_intents_total", ("outcome", "placed")),
+        Some(21.0)
+    );
+    assert_eq!(
+        get("engine_intents_total", ("outcome", "refused")),
+        Some(4.0)
+    );
+    let refused = samples
+        .iter()
+        .find(|(n, _, _)| n == "engine_signals_refused_total")
+        .map(|s| s.2);
+    assert_eq!(refused, Some(5.0));
+}

@@ -160,6 +160,16 @@ export interface ExecutionInfo {
   position: number;
   tick_to_order_last_ns: number;
   blocked: BlockedCounts;
+  /** Signals refused as malformed: nonzero means the strategy's tick size disagrees with the venue's. */
+  signals_refused: number;
+  /** Order intents of user strategy actors (intents stopped by a gate count in `blocked`). */
+  intents: IntentCounts;
+}
+
+export interface IntentCounts {
+  received: number;
+  placed: number;
+  refused: number;
 }
 
 export interface HistBucket {

@@ -155,6 +155,23 @@ try {
     return done ? true : problems.join('; ');
   });
 
+  // The default engine's Oracle quotes on the venue's tick, so no signal is refused as malformed;
+  // it runs no user strategy actor, so no intent arrives. The page and /metrics must say so with
+  // numbers (a missing field shows as a dash, a missing series as null).
+  await t.step('Execution shows zero malformed signals and zero intents, as /metrics does', async () => {
+    const m = await request(`${base}/metrics`);
+    const series = {
+      signals: metric(m.body, 'engine_signals_refused_total'),
+      received: metric(m.body, 'engine_intents_total', 'outcome="received"'),
+      refused: metric(m.body, 'engine_intents_total', 'outcome="refused"'),
+    };
+    if (Object.values(series).some((v) => v !== 0)) return `/metrics: ${JSON.stringify(series)}`;
+    const shown = await Promise.all(['intents', 'refused-intent', 'refused-signal'].map((id) => text(page, id)));
+    const want = [/^0 of 0$/, /^intent\s+0$/i, /^signal\s+0$/i];
+    if (!want.every((re, i) => re.test(shown[i].trim()))) return `page: ${shown.join(' | ')}`;
+    return true;
+  });
+
   await t.step('screenshots at 1920x1080 and 1366x768', async () => {
     await page.screenshot({ path: path.join(RESULTS, 'cockpit-1920x1080.png') });
     await page.setViewportSize({ width: 1366, height: 768 });

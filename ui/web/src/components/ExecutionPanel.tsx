@@ -37,11 +37,27 @@ function OtrGauge({ e }: { e: ExecutionInfo | null }) {
 const BLOCKS: [keyof ExecutionInfo['blocked'], string][] = [
   ['regime', 'regime'],
   ['gate', 'gate'],
-  ['lockdown', 'lockdown'],
+  ['lockdown', 'lockdn'],
   ['kill', 'kill'],
   ['nev', 'NEV'],
   ['rate', 'rate'],
   ['otr', 'OTR'],
+];
+
+/** Refused for what was asked rather than by a gate: nonzero means a strategy is misconfigured. */
+const REFUSED: [string, string, string, (e: ExecutionInfo) => number][] = [
+  [
+    'intent',
+    'intent',
+    "intents of user strategy actors refused for what they ask (malformed, unsupported, stale, no touch, marketable, unknown order)",
+    (e) => e.intents.refused,
+  ],
+  [
+    'signal',
+    'signal',
+    "signals refused as malformed (a touch off the instrument's tick, or a strength outside −1 … 1)",
+    (e) => e.signals_refused,
+  ],
 ];
 
 export function ExecutionPanel({ store, s, revision }: { store: FrameStore; s: StateFields | null; revision: number }) {
@@ -71,6 +87,13 @@ export function ExecutionPanel({ store, s, revision }: { store: FrameStore; s: S
         <Stat label="cancels" value={fmtCount(e?.cancels)} w={9} />
         <Stat label="open orders" value={fmtCount(e?.open_orders)} w={9} testId="open-orders" />
         <Stat label="position" value={fmtFixed(e?.position, 4)} w={11} testId="position" />
+        <Stat
+          label="intents"
+          value={e ? `${fmtCount(e.intents.placed)} of ${fmtCount(e.intents.received)}` : '—'}
+          w={11}
+          testId="intents"
+          title="order intents of user strategy actors (intent.ring): placed as orders, of those received"
+        />
       </div>
       <div className="subhead">PnL</div>
       <div className="pnl">
@@ -109,11 +132,20 @@ export function ExecutionPanel({ store, s, revision }: { store: FrameStore; s: S
       <div className="subhead">Orders not placed, by first reason</div>
       <div className="blocked" data-testid="blocked">
         {BLOCKS.map(([k, label]) => (
-          <span key={k} className="blk">
+          <span key={k} className="blk" title={`refused first by ${k}`}>
             <i>{label}</i>
             <b>{fmtCount(e?.blocked[k])}</b>
           </span>
         ))}
+        {REFUSED.map(([id, label, title, n]) => {
+          const v = e ? n(e) : undefined;
+          return (
+            <span key={id} className="blk" title={title} data-testid={`refused-${id}`}>
+              <i>{label}</i>
+              <b className={v ? 'bad' : undefined}>{fmtCount(v)}</b>
+            </span>
+          );
+        })}
       </div>
     </Panel>
   );
