@@ -23,7 +23,12 @@
 //! cargo run -p supervisor --example custom_actor -- status --topology examples/topology-custom.ron
 //! ```
 //!
-//! and the topology places it like any built-in kind:
+//! To trade, add the line below to a copy of the default `topology.ron` and start that file with
+//! this binary: it registers the engine's kinds too, so Feed, Execution and the rest run beside
+//! your strategy. `supervisor/tests/custom_actor.rs` does exactly that against the simulated
+//! venue (orders placed, a SIGKILL survived, nothing sent after the kill switch).
+//!
+//! The topology places it like any built-in kind:
 //!
 //! ```ron
 //! (name: "momo", kind: "momentum", core: 1, idle: Backoff(), restart: permanent,
@@ -39,7 +44,7 @@ use runtime::ring::{Producer, Recv, Subscriber};
 use runtime::rings::{IntentRing, MdRing, INTENT_RING, MD_RING};
 use serde::Deserialize;
 use std::sync::Arc;
-use supervisor::{run_cli, ActorEnv, Registry};
+use supervisor::{run_cli, ActorEnv};
 
 /// Messages handled per `poll` at most: a limit, so the loop comes back to the kill switch and
 /// the heartbeat in bounded time even when the market is busy.
@@ -213,10 +218,11 @@ impl Actor for Momentum {
 }
 
 fn main() -> ExitCode {
-    // Start from the built-in kinds (the `supervisor` binary adds the engine's own here too),
-    // add ours, and hand the registry to the standard command line: `start`, `status`, `kill`,
-    // `restart momo`, `doctor`... all work as with the stock binary.
-    let mut registry = Registry::new();
+    // Start from the `supervisor` binary's kinds (the engine's actors, the UI, the venue
+    // simulator), add ours, and hand the registry to the standard command line: `start`,
+    // `status`, `kill`, `restart momo`, `doctor`... all work as with the stock binary, and a
+    // topology may hold the whole engine and the strategy together.
+    let mut registry = supervisor::builtin::registry();
     registry
         .register_actor(
             "momentum",

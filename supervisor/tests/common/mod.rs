@@ -75,13 +75,31 @@ pub struct Engine {
     topology: PathBuf,
     base: PathBuf,
     name: String,
+    /// The binary that runs the engine and answers its CLI.
+    bin: PathBuf,
     supervisor: Option<Child>,
     log: PathBuf,
 }
 
 impl Engine {
     pub fn start(tag: &str, max_restarts: u32) -> Engine {
+        Engine::start_with(Path::new(BIN), tag, max_restarts, "", &[])
+    }
+
+    /// The same engine run by another binary built on `supervisor::run_cli` (a user's, with its
+    /// own kinds registered), with `extra_actors` (topology lines) after the engine's actors and
+    /// `files` (name, contents) written beside the topology first (their `config:` files).
+    pub fn start_with(
+        bin: &Path,
+        tag: &str,
+        max_restarts: u32,
+        extra_actors: &str,
+        files: &[(&str, &str)],
+    ) -> Engine {
         let tmp = tempfile::tempdir().expect("tempdir");
+        for (name, contents) in files {
+            fs::write(tmp.path().join(name), contents).unwrap();
+        }
         let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
         let config = repo
             .join("config")
@@ -102,7 +120,8 @@ impl Engine {
                     "(name: \"{a}\", kind: \"{a}\", core: {core}, idle: Backoff(), restart: {restart}),\n"
                 )
             })
-            .collect();
+            .collect::<String>()
+            + extra_actors;
         fs::write(
             &topology,
             format!(
@@ -120,7 +139,7 @@ impl Engine {
         .unwrap();
         let log = tmp.path().join("supervisor.log");
         let logf = fs::File::create(&log).unwrap();
-        let child = Command::new(BIN)
+        let child = Command::new(bin)
             .args(["start", "--topology"])
             .arg(&topology)
             .current_dir(tmp.path())
@@ -135,6 +154,7 @@ impl Engine {
             topology,
             base,
             name,
+            bin: bin.to_path_buf(),
             supervisor: Some(child),
             log,
         }
@@ -180,7 +200,7 @@ impl Engine {
     }
 
     pub fn cli(&self, args: &[&str]) -> (i32, String, String) {
-        let out = Command::new(BIN)
+        let out = Command::new(&self.bin)
             .args(args)
             .arg("--topology")
             .arg(&self.topology)
