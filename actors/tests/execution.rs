@@ -3,17 +3,19 @@
 //! fills and PnL after costs. Expected values are worked out in the comments.
 mod common;
 use actors::execution::costs::{CostSchedule, CostTable, Date, Segment, TradeSide};
+use actors::execution::feedback::IntentFeedback;
 use actors::execution::journal::jkind;
 use actors::execution::nev::{self, NevConfig, NevMarket};
 use actors::execution::rate::RateConfig;
 use actors::execution::{
     BlockReason, ExecAction, ExecActions, Execution, ExecutionConfig, Gates, IntentOutcome,
-    IntentRefusal, VenueEvent,
+    IntentRefusal, VenueEvent, MAX_OPEN_ORDERS,
 };
 use actors::sonar::{gate_check, Regime};
 use common::{e8, touch, trade, MS};
 use runtime::msg::{
-    intent_action, order_event_kind as oek, order_type, side, tif, OrderIntent, Signal, Stamps,
+    intent_action, intent_event_kind as iek, order_event_kind as oek, order_type, side, tif,
+    IntentEvent, OrderIntent, Signal, Stamps,
 };
 use std::path::PathBuf;
 
@@ -1030,4 +1032,187 @@ fn cancel_all_cancels_the_intents_orders_and_leaves_executions_own() {
     assert_eq!(x.on_intent(&all, t, &mut out), IntentOutcome::Cancelled(1));
     assert_eq!(cancels(&out), [2, 3]);
     assert_eq!(x.open_orders(), 3, "cancels sent, none confirmed yet");
+}
+
+/// The strategy's events for the reports among `out` (what the live loop publishes).
+fn strategy_events(fb: &mut IntentFeedback, out: &ExecActions) -> Vec<IntentEvent> {
+    out.iter()
+        .filter_map(|a| match a {
+            ExecAction::Report(ev) => fb.order_event(ev),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_strategy_learns_each_intents_answer_and_its_orders_life_tagged_with_the_intent() {
+    let mut x = exec_at_touch();
+    let mut fb = IntentFeedback::new();
+    let mut out = ExecActions::new();
+    // Execution's own quote (cid 1): none of its reports is the strategy's.
+    x.on_signal(&sig(1_000.0, 1_000.10, 0.5, 1), MS, &mut out);
+    assert_eq!(news(&out).len(), 1);
+    assert!(strategy_events(&mut fb, &out).is_empty());
+
+    // NEW, seq 7: placed as cid 2; its answer is the SENT report, tagged with seq 7.
+    let t = 2 * MS;
+    let buy = OrderIntent {
+        seq: 7,
+        ..intent(side::BUY, 999.95, 1.0, t)
+    };
+    out.clear();
+    let got = x.on_intent(&buy, t, &mut out);
+    assert_eq!(got, IntentOutcome::Placed(2));
+    assert_eq!(fb.answer(&buy, got, t), None, "answered by the SENT report");
+    let ev = strategy_events(&mut fb, &out);
+    assert_eq!(ev.len(), 1, "{ev:?}");
+    assert_eq!(
+        (ev[0].kind, ev[0].intent_seq, ev[0].client_order_id),
+        (oek::SENT, 7, 2)
+    );
+    assert_eq!(
+        (ev[0].side, ev[0].price_e8, ev[0].qty_e8),
+        (side::BUY, e8(999.95), e8(1.0))
+    );
+
+    // Its life at the venue: accepted, open, 0.4 filled, the other 0.6 filled.
+    let life = [
+        VenueEvent::Accepted {
+            client_order_id: 2,
+            venue_order_id: 90,
+        },
+        VenueEvent::Open {
+            client_order_id: 2,
+            venue_order_id: 90,
+        },
+        VenueEvent::Fill {
+            client_order_id: 2,
+            price_e8: e8(999.95),
+            qty_e8: e8(0.4),
+            leaves_qty_e8: e8(0.6),
+        },
+        VenueEvent::Fill {
+            client_order_id: 2,
+            price_e8: e8(999.95),
+            qty_e8: e8(0.6),
+            leaves_qty_e8: 0,
+        },
+    ];
+    let mut seen = vec![];
+    for (i, v) in life.iter().enumerate() {
+        out.clear();
+        x.on_venue(v, t + (i as u64 + 1) * MS, &mut out);
+        seen.extend(strategy_events(&mut fb, &out));
+    }
+    let kinds: Vec<(u8, u64, i64, i64)> = seen
+        .iter()
+        .map(|e| (e.kind, e.intent_seq, e.fill_qty_e8, e.leaves_qty_e8))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            (oek::ACCEPTED, 7, 0, e8(1.0)),
+            (oek::OPEN, 7, 0, e8(1.0)),
+            (oek::PARTIALLY_FILLED, 7, e8(0.4), e8(0.6)),
+            (oek::FILLED, 7, e8(0.6), 0),
+        ]
+    );
+    assert_eq!(seen[2].fill_price_e8, e8(999.95));
+    assert_eq!(fb.open(), 0, "a filled order has no events to come");
+
+    // Refused for what it asks: the answer carries the reason.
+    let other = OrderIntent {
+        seq: 8,
+        instrument_id: 2,
+        ..buy
+    };
+    out.clear();
+    let got = x.on_intent(&other, t, &mut out);
+    let ev = fb.answer(&other, got, t).expect("an answer");
+    assert_eq!(
+        (ev.kind, ev.intent_seq, ev.reason, ev.client_order_id),
+        (iek::REFUSED, 8, IntentRefusal::Malformed as u16, 0)
+    );
+
+    // CANCEL_ALL (seq 11) of an intent's resting order (seq 10, cid 3): the answer counts the
+    // orders, then the order's cancel and its confirmation come tagged with seq 10.
+    let rest = OrderIntent {
+        seq: 10,
+        ..intent(side::BUY, 999.90, 1.0, t)
+    };
+    out.clear();
+    let got = x.on_intent(&rest, t, &mut out);
+    assert_eq!(got, IntentOutcome::Placed(3));
+    assert_eq!(fb.answer(&rest, got, t), None);
+    assert_eq!(strategy_events(&mut fb, &out)[0].intent_seq, 10);
+    let all = OrderIntent {
+        seq: 11,
+        action: intent_action::CANCEL_ALL,
+        ..rest
+    };
+    out.clear();
+    let got = x.on_intent(&all, t, &mut out);
+    let ev = fb.answer(&all, got, t).expect("an answer");
+    assert_eq!(
+        (ev.kind, ev.intent_seq, ev.orders),
+        (iek::CANCELLING, 11, 1)
+    );
+    let ev = strategy_events(&mut fb, &out);
+    assert_eq!(
+        ev.iter()
+            .map(|e| (e.kind, e.intent_seq, e.client_order_id))
+            .collect::<Vec<_>>(),
+        [(oek::CANCEL_SENT, 10, 3)]
+    );
+    out.clear();
+    x.on_venue(
+        &VenueEvent::Cancelled { client_order_id: 3 },
+        t + MS,
+        &mut out,
+    );
+    let ev = strategy_events(&mut fb, &out);
+    assert_eq!((ev[0].kind, ev[0].intent_seq), (oek::CANCELLED, 10));
+    assert_eq!(fb.open(), 0);
+
+    // Under the kill switch: blocked, with the reason.
+    out.clear();
+    x.on_kill(t + 2 * MS, &mut out);
+    let late = OrderIntent {
+        seq: 12,
+        ..intent(side::BUY, 999.95, 1.0, t + 3 * MS)
+    };
+    out.clear();
+    let got = x.on_intent(&late, t + 3 * MS, &mut out);
+    let ev = fb.answer(&late, got, t + 3 * MS).expect("an answer");
+    assert_eq!(
+        (ev.kind, ev.intent_seq, ev.reason),
+        (iek::BLOCKED, 12, BlockReason::Killed as u16)
+    );
+}
+
+#[test]
+fn the_feedback_remembers_at_most_an_order_tables_worth_of_orders_oldest_forgotten_first() {
+    let mut fb = IntentFeedback::new();
+    let base = intent(side::BUY, 999.95, 1.0, MS);
+    let n = MAX_OPEN_ORDERS as u64 + 6;
+    for cid in 1..=n {
+        let it = OrderIntent {
+            seq: 100 + cid,
+            ..base
+        };
+        assert_eq!(fb.answer(&it, IntentOutcome::Placed(cid), MS), None);
+    }
+    assert_eq!((fb.open(), fb.forgotten), (MAX_OPEN_ORDERS, 6));
+    let report = |cid: u64| runtime::msg::OrderEvent {
+        client_order_id: cid,
+        kind: oek::OPEN,
+        ..Default::default()
+    };
+    // The six oldest are forgotten; the newest are still tagged with their intents.
+    assert_eq!(fb.order_event(&report(6)), None);
+    assert_eq!(fb.order_event(&report(7)).map(|e| e.intent_seq), Some(107));
+    assert_eq!(
+        fb.order_event(&report(n)).map(|e| e.intent_seq),
+        Some(100 + n)
+    );
 }

@@ -461,12 +461,18 @@ fn live_sentinel_restarts_carry_its_risk_state_on() {
 /// A user strategy's intents on `intent.ring` (what `supervisor/examples/custom_actor.rs`
 /// writes) become orders at the venue through Execution's gates, are journaled and reported to
 /// Sentinel, and stop at the kill switch. Execution's own quoting is switched off (no NEV is
-/// ever enough), so every order at the venue is an intent's.
+/// ever enough), so every order at the venue is an intent's. The strategy learns, on
+/// `intent_events.ring`, each order's client order id and life, tagged with its intent.
 #[test]
 fn live_intents_of_a_user_strategy_reach_the_venue_until_the_kill_switch() {
-    use runtime::msg::{intent_action, md_kind, order_type, side, tif, OrderIntent};
+    use runtime::msg::{
+        intent_action, intent_event_kind as iek, md_kind, order_event_kind as oek, order_type,
+        side, tif, IntentEvent, OrderIntent,
+    };
     use runtime::ring::Recv;
-    use runtime::rings::{IntentRing, MdRing, INTENT_RING, MD_RING};
+    use runtime::rings::{
+        IntentEventRing, IntentRing, MdRing, INTENT_EVENTS_RING, INTENT_RING, MD_RING,
+    };
     watchdog(Duration::from_secs(120), || {
         let mut s = strategy();
         s.execution.nev.min_nev_inr = 1e12;
@@ -480,6 +486,18 @@ fn live_intents_of_a_user_strategy_reach_the_venue_until_the_kill_switch() {
             .unwrap()
             .producer()
             .unwrap();
+        let mut answers = IntentEventRing::attach(&e.dir, INTENT_EVENTS_RING)
+            .unwrap()
+            .subscribe(5)
+            .unwrap();
+        let mut events: Vec<IntentEvent> = vec![];
+        let mut drain = |events: &mut Vec<IntentEvent>| loop {
+            match answers.poll() {
+                Recv::Msg { msg, .. } => events.push(msg),
+                Recv::Overrun { lost } => panic!("{lost} intent events lost"),
+                Recv::Empty => break,
+            }
+        };
         let tick = 10_000_000;
         let mut bid_e8 = 0;
         let mut seq = 0;
@@ -550,6 +568,12 @@ fn live_intents_of_a_user_strategy_reach_the_venue_until_the_kill_switch() {
         wait_until(limit, "venue count equal to Execution's", || {
             e.venue.counters().requests.load(Ordering::Relaxed) == sent(&e.exec())
         });
+        // Telemetry published after the halt (it is published every few ms, so an older copy
+        // may not count the last decisions taken before the kill).
+        let halted_ns = runtime::clock::monotonic_ns();
+        wait_until(limit, "Execution's telemetry after the halt", || {
+            e.exec().updated_ns > halted_ns
+        });
         let at_kill = e.exec();
         let venue_at_kill = e.venue.counters().requests.load(Ordering::Relaxed);
         for _ in 0..10 {
@@ -569,6 +593,64 @@ fn live_intents_of_a_user_strategy_reach_the_venue_until_the_kill_switch() {
             at_kill.orders_sent,
             "no order after the kill"
         );
+        // What the strategy learnt: every placed order's id and life, tagged with its intent,
+        // each ended (filled or cancelled: none is open), and the ten refusals for the kill.
+        wait_until(
+            limit,
+            "the answers to the ten intents after the kill",
+            || {
+                drain(&mut events);
+                events.iter().filter(|v| v.kind == iek::BLOCKED).count() >= 10
+            },
+        );
+        let pushed = seq;
+        let sent: Vec<&IntentEvent> = events.iter().filter(|v| v.kind == oek::SENT).collect();
+        assert_eq!(sent.len() as u64, at_kill.orders_sent, "one SENT per order");
+        for s in &sent {
+            assert!(s.intent_seq >= 1 && s.intent_seq <= pushed, "{s:?}");
+            let life: Vec<&IntentEvent> = events
+                .iter()
+                .filter(|v| v.client_order_id == s.client_order_id && v.kind < 64)
+                .collect();
+            assert!(
+                life.iter().all(|v| v.intent_seq == s.intent_seq),
+                "one order, one intent: {life:?}"
+            );
+            assert_eq!(life[0].kind, oek::SENT, "{life:?}");
+            let last = life.last().unwrap();
+            assert!(
+                last.kind == oek::CANCELLED || last.kind == oek::FILLED,
+                "order {} ended with {}: {life:?}",
+                s.client_order_id,
+                last.kind
+            );
+        }
+        let killed = actors::execution::BlockReason::Killed as u16;
+        let for_kill: Vec<u64> = events
+            .iter()
+            .filter(|v| v.kind == iek::BLOCKED && v.reason == killed)
+            .map(|v| v.intent_seq)
+            .collect();
+        assert_eq!(
+            for_kill,
+            (pushed - 9..=pushed).collect::<Vec<_>>(),
+            "the last ten intents, refused for the kill"
+        );
+        assert!(events.iter().all(|v| v.kind != iek::REFUSED));
+        // Every intent got exactly one answer: its order's SENT, or why there is none (a gate;
+        // Sonar's regime stops most of them here).
+        let mut answers: Vec<u64> = events
+            .iter()
+            .filter(|v| {
+                matches!(
+                    v.kind,
+                    oek::SENT | iek::BLOCKED | iek::REFUSED | iek::DROPPED
+                )
+            })
+            .map(|v| v.intent_seq)
+            .collect();
+        answers.sort_unstable();
+        assert_eq!(answers, (1..=pushed).collect::<Vec<_>>());
         assert_eq!(
             e.venue.counters().requests.load(Ordering::Relaxed),
             venue_at_kill,

@@ -288,6 +288,8 @@ pub mod topic {
     pub const INTENT: u32 = 1 << 2;
     /// `orders.ring` (Execution → Sentinel).
     pub const ORDERS: u32 = 1 << 3;
+    /// `intent_events.ring` (Execution → user strategies).
+    pub const INTENT_EVENTS: u32 = 1 << 4;
     /// The first bit free for users' own streams (bits 16..32).
     pub const FIRST_USER: u32 = 1 << 16;
 }

@@ -215,6 +215,54 @@ pub mod intent_action {
     pub const CANCEL_ALL: u8 = 4;
 }
 
+/// Kinds of [`IntentEvent`] that answer an intent itself. The life of an intent's order carries
+/// the [`order_event_kind`] codes (SENT is the intent placed: its client order id is the one to
+/// cancel by).
+pub mod intent_event_kind {
+    /// Refused for what it asks; `reason` is Execution's `IntentRefusal` code.
+    pub const REFUSED: u8 = 64;
+    /// Stopped by a gate (kill switch, lockdown, regime, position limit, OTR, rate...);
+    /// `reason` is Execution's `BlockReason` code.
+    pub const BLOCKED: u8 = 65;
+    /// A CANCEL or CANCEL_ALL taken: `orders` of the intents' orders are being cancelled
+    /// (each one's CANCEL_SENT, then CANCELLED or CANCEL_REJECTED, follow).
+    pub const CANCELLING: u8 = 66;
+    /// Not decided on: read while Execution had no logged-on venue session or was halted other
+    /// than by the kill switch. Nothing was sent; send it again if it still holds.
+    pub const DROPPED: u8 = 67;
+}
+
+/// Execution → user strategy actors (`intent_events.ring`): what became of their intents and of
+/// the orders placed for them: placed (SENT), accepted, open, filled, cancelled, rejected,
+/// refused or blocked. `intent_seq` is the [`OrderIntent::seq`] it answers (for an order's life:
+/// the seq of the NEW intent that placed it).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Pod, Zeroable)]
+pub struct IntentEvent {
+    pub seq: u64,
+    pub stamps: Stamps,
+    pub intent_seq: u64,
+    /// The order's client order id (0 when no order is concerned: refused, blocked, cancelling).
+    pub client_order_id: u64,
+    pub price_e8: i64,
+    pub qty_e8: i64,
+    /// This fill's quantity and price (fills only).
+    pub fill_qty_e8: i64,
+    pub fill_price_e8: i64,
+    /// Quantity still open after this event.
+    pub leaves_qty_e8: i64,
+    pub instrument_id: u32,
+    /// CANCELLING only: how many orders are being cancelled.
+    pub orders: u32,
+    /// Refusal or block reason code, or the venue's reject or cancel reason (0 = none).
+    pub reason: u16,
+    /// One of [`intent_event_kind`] or [`order_event_kind`].
+    pub kind: u8,
+    /// [`side`] code (0 when no order is concerned).
+    pub side: u8,
+    pub _pad: [u8; 4],
+}
+
 /// Kinds of [`OrderEvent`]: the life of an order as Execution saw it.
 pub mod order_event_kind {
     /// Bytes of a new order written to the venue connection.
@@ -318,7 +366,15 @@ pub struct Control {
     pub _pad: [u8; 3],
 }
 
-shm_safe!(MdEvent, Signal, OrderIntent, OrderEvent, Emergency, Control);
+shm_safe!(
+    MdEvent,
+    Signal,
+    OrderIntent,
+    OrderEvent,
+    IntentEvent,
+    Emergency,
+    Control
+);
 
 /// Copy `text` into a fixed zero-padded buffer, cut at a UTF-8 boundary.
 pub fn put_str<const N: usize>(buf: &mut [u8; N], text: &str) {

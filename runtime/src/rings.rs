@@ -6,7 +6,7 @@
 //! (the rings never lose or duplicate a message across a restart).
 //!
 
-use crate::msg::{Emergency, MdEvent, OrderEvent, OrderIntent, Signal};
+use crate::msg::{Emergency, IntentEvent, MdEvent, OrderEvent, OrderIntent, Signal};
 use crate::ring::{Broadcast, RingError, Spsc};
 use crate::shm::ShmDir;
 
@@ -14,6 +14,7 @@ pub const MD_RING: &str = "md.ring";
 pub const SIGNAL_RING: &str = "signal.ring";
 pub const INTENT_RING: &str = "intent.ring";
 pub const ORDERS_RING: &str = "orders.ring";
+pub const INTENT_EVENTS_RING: &str = "intent_events.ring";
 pub const EMERGENCY_RING: &str = "emergency.ring";
 
 /// Feed → Oracle, Sonar, Execution, UI. 64 Ki events ≈ a few seconds of a busy book.
@@ -22,6 +23,10 @@ pub type MdRing = Broadcast<MdEvent, 65_536>;
 pub type SignalRing = Spsc<Signal, 4_096>;
 /// A user strategy → Execution.
 pub type IntentRing = Spsc<OrderIntent, 4_096>;
+/// Execution → user strategies: the answers to their intents and their orders' lives. A
+/// broadcast, so every strategy actor reads it with its own cursor (0-15) and a slow one loses
+/// events (seen as an overrun) rather than stopping Execution.
+pub type IntentEventRing = Broadcast<IntentEvent, 4_096>;
 /// Execution → Sentinel.
 pub type OrdersRing = Spsc<OrderEvent, 16_384>;
 /// Sentinel → supervisor. Rare messages; the supervisor drains it every tick.
@@ -34,5 +39,6 @@ pub fn create_all(dir: &ShmDir) -> Result<EmergencyRing, RingError> {
     SignalRing::create_or_attach(dir, SIGNAL_RING)?;
     IntentRing::create_or_attach(dir, INTENT_RING)?;
     OrdersRing::create_or_attach(dir, ORDERS_RING)?;
+    IntentEventRing::create_or_attach(dir, INTENT_EVENTS_RING)?;
     EmergencyRing::create_or_attach(dir, EMERGENCY_RING)
 }

@@ -633,6 +633,7 @@ fn rings_bytes() -> u64 {
     MdRing::spec().file_bytes()
         + SignalRing::spec().file_bytes()
         + IntentRing::spec().file_bytes()
+        + IntentEventRing::spec().file_bytes()
         + OrdersRing::spec().file_bytes()
         + EmergencyRing::spec().file_bytes()
         + ControlBlock::spec().file_bytes()

@@ -31,6 +31,7 @@
 //! it in the same buffer (they come in that order: intent, send, sent).
 
 pub mod costs;
+pub mod feedback;
 pub mod journal;
 pub mod nev;
 pub mod otr;

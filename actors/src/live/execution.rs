@@ -25,6 +25,7 @@ use super::{
     cursor, now_ns, ring_err, LiveEnv, LiveError, Stages, MAX_BATCH, PUBLISH_INTERVAL_NS,
     STAGE_TICK_TO_ORDER_INTENDED, STAGE_TICK_TO_ORDER_INTENDED_NAME,
 };
+use crate::execution::feedback::IntentFeedback;
 use crate::execution::journal::{jkind, Journal};
 use crate::execution::{ExecAction, ExecActions, Execution, Gates, VenueEvent, MAX_OPEN_ORDERS};
 use crate::sonar::Regime;
@@ -32,12 +33,14 @@ use runtime::actor::Actor;
 use runtime::control::{topic, ActorCounters, ControlBlock};
 use runtime::hist::stage;
 use runtime::msg::{
-    order_event_kind as oek, order_type, tif, MdEvent, OrderEvent, OrderIntent, Signal, Stamps,
+    intent_event_kind, order_event_kind as oek, order_type, tif, IntentEvent, MdEvent, OrderEvent,
+    OrderIntent, Signal, Stamps,
 };
-use runtime::ring::broadcast::{Recv, Subscriber};
+use runtime::ring::broadcast::{Publisher, Recv, Subscriber};
 use runtime::ring::spsc::{Consumer, Producer};
 use runtime::rings::{
-    IntentRing, MdRing, OrdersRing, SignalRing, INTENT_RING, MD_RING, ORDERS_RING, SIGNAL_RING,
+    IntentEventRing, IntentRing, MdRing, OrdersRing, SignalRing, INTENT_EVENTS_RING, INTENT_RING,
+    MD_RING, ORDERS_RING, SIGNAL_RING,
 };
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -88,6 +91,9 @@ pub struct ExecutionActor {
     signals: Consumer<Signal, 4_096>,
     /// Order intents of user strategy actors.
     intents: Consumer<OrderIntent, 4_096>,
+    /// What became of those intents and their orders, for the strategies.
+    intent_events: Publisher<IntentEvent, 4_096>,
+    feedback: IntentFeedback,
     md: Subscriber<MdEvent, 65_536>,
     orders_out: Producer<OrderEvent, 16_384>,
     control: Arc<ControlBlock>,
@@ -119,6 +125,9 @@ pub struct ExecutionActor {
     logons: u64,
     /// Reports pushed on orders.ring since Sentinel was last notified (once per pass).
     orders_to_notify: bool,
+    intent_events_out: u64,
+    /// Events published on intent_events.ring since the strategies were last notified.
+    events_to_notify: bool,
 }
 
 impl ExecutionActor {
@@ -152,6 +161,11 @@ impl ExecutionActor {
         let intents = IntentRing::attach(&env.dir, INTENT_RING)
             .and_then(|r| r.consumer())
             .map_err(ring_err(INTENT_RING))?;
+        // A restarted Execution publishes on after its predecessor's last event; it does not
+        // know which of the orders it recovered were intents' (their events stop there).
+        let intent_events = IntentEventRing::attach(&env.dir, INTENT_EVENTS_RING)
+            .and_then(|r| r.publisher())
+            .map_err(ring_err(INTENT_EVENTS_RING))?;
         let md = MdRing::attach(&env.dir, MD_RING)
             .and_then(|r| r.subscribe(cursor::EXECUTION))
             .map_err(ring_err(MD_RING))?;
@@ -162,6 +176,10 @@ impl ExecutionActor {
         runtime::msg::put_str(&mut name, "execution");
         Ok(ExecutionActor {
             orders_to_notify: false,
+            intent_events,
+            feedback: IntentFeedback::new(),
+            intent_events_out: 0,
+            events_to_notify: false,
             exec,
             journal,
             journal_path: env.journal_path,
@@ -414,6 +432,9 @@ impl ExecutionActor {
                         ev.request_sent_ns = written_ns;
                     }
                     self.track(&ev);
+                    if let Some(ie) = self.feedback.order_event(&ev) {
+                        self.publish_intent_event(ie);
+                    }
                     if self.journal.stage(&ev, now).is_err() {
                         self.journal_failure();
                     }
@@ -675,18 +696,53 @@ impl ExecutionActor {
             if !quote && self.exec.is_killed() {
                 // Halted by the kill switch: refused as such and counted (blocked_by_kill),
                 // so the strategy's owner sees why nothing happens.
-                self.exec.on_intent(&intent, t, &mut self.xo);
-                self.handle_actions(t, false);
+                self.on_intent(&intent, t);
                 continue;
             }
-            // Dropped unseen while halted otherwise or disconnected, like signals.
             if !self.may_decide(quote, t) {
+                if self.exec.is_killed() {
+                    // The kill switch was seen just now: refused for it, as above.
+                    self.on_intent(&intent, t);
+                } else {
+                    // Halted otherwise or no venue session: not decided on, like signals;
+                    // the strategy is told so.
+                    let dropped = IntentEvent {
+                        stamps: Stamps {
+                            publish_ns: t,
+                            ..intent.stamps
+                        },
+                        intent_seq: intent.seq,
+                        kind: intent_event_kind::DROPPED,
+                        side: intent.side,
+                        price_e8: intent.price_e8,
+                        qty_e8: intent.qty_e8,
+                        instrument_id: intent.instrument_id,
+                        ..Default::default()
+                    };
+                    self.publish_intent_event(dropped);
+                }
                 continue;
             }
-            self.exec.on_intent(&intent, t, &mut self.xo);
-            self.handle_actions(t, false);
+            self.on_intent(&intent, t);
         }
         n
+    }
+
+    /// Decide on one intent and carry the decision out. The answer is known to the feedback
+    /// before the actions run, so the SENT report that follows is already tagged with it.
+    fn on_intent(&mut self, intent: &OrderIntent, t: u64) {
+        let outcome = self.exec.on_intent(intent, t, &mut self.xo);
+        if let Some(ie) = self.feedback.answer(intent, outcome, t) {
+            self.publish_intent_event(ie);
+        }
+        self.handle_actions(t, false);
+    }
+
+    fn publish_intent_event(&mut self, mut ie: IntentEvent) {
+        self.intent_events_out += 1;
+        ie.seq = self.intent_events_out;
+        self.intent_events.publish(&ie);
+        self.events_to_notify = true;
     }
 
     /// Whether an input read at `t` may lead to an order decision: quoting (not halted), a
@@ -718,12 +774,16 @@ impl ExecutionActor {
         n
     }
 
-    /// Wake a parked Sentinel once per pass for the reports pushed in it (after the orders'
-    /// bytes left: never on the tick-to-order path).
-    fn notify_sentinel(&mut self) {
+    /// Wake a parked Sentinel once per pass for the reports pushed in it, and parked strategies
+    /// for the intent events (after the orders' bytes left: never on the tick-to-order path).
+    fn notify_readers(&mut self) {
         if self.orders_to_notify {
             self.orders_to_notify = false;
             self.control.notify(topic::ORDERS);
+        }
+        if self.events_to_notify {
+            self.events_to_notify = false;
+            self.control.notify(topic::INTENT_EVENTS);
         }
     }
 
@@ -765,7 +825,7 @@ impl Actor for ExecutionActor {
         let t = now_ns();
         work += self.timers(t);
         self.housekeeping(t);
-        self.notify_sentinel();
+        self.notify_readers();
         work
     }
 
@@ -786,7 +846,7 @@ impl Actor for ExecutionActor {
         let t = now_ns();
         work += self.timers(t);
         self.housekeeping(t);
-        self.notify_sentinel();
+        self.notify_readers();
         work
     }
 

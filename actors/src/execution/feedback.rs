@@ -1,0 +1,118 @@
+//! What Execution tells user strategy actors (`intent_events.ring`): the answer to each intent
+//! (refused with its reason, blocked by a gate, cancelling N orders) and the life of every order
+//! placed for an intent (SENT with the client order id to cancel by, ACCEPTED, OPEN, fills,
+//! CANCEL_SENT, CANCELLED, REJECTED...), each tagged with the seq of the intent that placed it.
+//!
+//! A pure state machine beside [`super::Execution`]: the live loop hands it each intent's
+//! [`IntentOutcome`] and each order report, and publishes what it returns. It remembers which
+//! client order ids belong to which intent, at most [`MAX_OPEN_ORDERS`] at once (the most the
+//! order table holds); an order that leaves Execution's table without a final report (the venue
+//! no longer lists it at a reconciliation) is forgotten oldest first when room is needed, and
+//! counted.
+
+use runtime::msg::{
+    intent_event_kind as iek, order_event_kind as oek, IntentEvent, OrderEvent, OrderIntent,
+};
+
+use super::{IntentOutcome, MAX_OPEN_ORDERS};
+
+/// Client order ids of intents' orders, with the seq of the intent that placed each.
+#[derive(Debug, Default)]
+pub struct IntentFeedback {
+    /// (client order id, intent seq), oldest first.
+    live: Vec<(u64, u64)>,
+    /// Entries forgotten to make room (orders gone without a final report).
+    pub forgotten: u64,
+}
+
+impl IntentFeedback {
+    pub fn new() -> IntentFeedback {
+        IntentFeedback {
+            live: Vec::with_capacity(MAX_OPEN_ORDERS),
+            forgotten: 0,
+        }
+    }
+
+    /// Intents' orders that may still have events to come.
+    pub fn open(&self) -> usize {
+        self.live.len()
+    }
+
+    /// The answer to `intent`. A placed order's answer is its SENT report (see
+    /// [`IntentFeedback::order_event`]), so `Placed` only remembers its client order id.
+    pub fn answer(
+        &mut self,
+        intent: &OrderIntent,
+        outcome: IntentOutcome,
+        now_ns: u64,
+    ) -> Option<IntentEvent> {
+        let base = IntentEvent {
+            stamps: runtime::msg::Stamps {
+                publish_ns: now_ns,
+                ..intent.stamps
+            },
+            intent_seq: intent.seq,
+            price_e8: intent.price_e8,
+            qty_e8: intent.qty_e8,
+            instrument_id: intent.instrument_id,
+            side: intent.side,
+            ..Default::default()
+        };
+        match outcome {
+            IntentOutcome::Placed(cid) => {
+                if self.live.len() >= MAX_OPEN_ORDERS {
+                    self.live.remove(0);
+                    self.forgotten += 1;
+                }
+                self.live.push((cid, intent.seq));
+                None
+            }
+            IntentOutcome::Refused(r) => Some(IntentEvent {
+                kind: iek::REFUSED,
+                reason: r as u16,
+                ..base
+            }),
+            IntentOutcome::Blocked(b) => Some(IntentEvent {
+                kind: iek::BLOCKED,
+                reason: b as u16,
+                ..base
+            }),
+            IntentOutcome::Cancelled(n) => Some(IntentEvent {
+                kind: iek::CANCELLING,
+                orders: n as u32,
+                client_order_id: intent.client_order_id,
+                ..base
+            }),
+        }
+    }
+
+    /// The event for a strategy in `ev`, a report of Execution, if its order was an intent's.
+    /// A final report (filled, cancelled, rejected) ends the order's entry.
+    pub fn order_event(&mut self, ev: &OrderEvent) -> Option<IntentEvent> {
+        let i = self
+            .live
+            .iter()
+            .position(|&(cid, _)| cid == ev.client_order_id)?;
+        let intent_seq = self.live[i].1;
+        let done = matches!(ev.kind, oek::FILLED | oek::CANCELLED | oek::REJECTED)
+            || (ev.kind == oek::PARTIALLY_FILLED && ev.leaves_qty_e8 <= 0);
+        if done {
+            self.live.remove(i);
+        }
+        Some(IntentEvent {
+            stamps: ev.stamps,
+            intent_seq,
+            client_order_id: ev.client_order_id,
+            price_e8: ev.price_e8,
+            qty_e8: ev.qty_e8,
+            fill_qty_e8: ev.fill_qty_e8,
+            fill_price_e8: ev.fill_price_e8,
+            leaves_qty_e8: ev.leaves_qty_e8,
+            instrument_id: ev.instrument_id,
+            reason: ev.reason,
+            kind: ev.kind,
+            side: ev.side,
+            ..Default::default()
+        })
+    }
+}
