@@ -16,6 +16,13 @@
 //! telemetry), so a strategy never talks to the venue itself. The defaults match the default
 //! engine's instrument (NIFTY future: tick ₹0.10, lot 75).
 //!
+//! Execution answers every intent on `intent_events.ring`: the order's SENT (with the client
+//! order id to cancel by), or why there is none (refused, blocked by a gate, dropped), and then
+//! the order's life (open, fills, cancelled...), each tagged with the intent's `seq`. This
+//! strategy keeps one thing outstanding at a time: it sends nothing while an intent is
+//! unanswered or its order is working (for at most `answer_timeout_ms`), and it keeps its
+//! position from its fills within `max_position_lots`.
+//!
 //! Run it (it needs no venue: with no Feed running it simply sees no trades):
 //!
 //! ```text
@@ -39,9 +46,14 @@ use std::process::ExitCode;
 
 use runtime::actor::Actor;
 use runtime::control::{topic, ActorCounters, ControlBlock};
-use runtime::msg::{intent_action, md_kind, order_type, side, tif, OrderIntent, PRICE_SCALE};
+use runtime::msg::{
+    intent_action, intent_event_kind as iek, md_kind, order_event_kind as oek, order_type, side,
+    tif, IntentEvent, OrderIntent, PRICE_SCALE,
+};
 use runtime::ring::{Producer, Recv, Subscriber};
-use runtime::rings::{IntentRing, MdRing, INTENT_RING, MD_RING};
+use runtime::rings::{
+    IntentEventRing, IntentRing, MdRing, INTENT_EVENTS_RING, INTENT_RING, MD_RING,
+};
 use serde::Deserialize;
 use std::sync::Arc;
 use supervisor::{run_cli, ActorEnv};
@@ -61,8 +73,14 @@ struct MomentumConfig {
     /// Quantity of each order ×10^8.
     qty_e8: i64,
     instrument_id: u32,
-    /// This actor's cursor on `md.ring`: every reader has its own. 0-4 belong to the engine's
-    /// actors (Oracle, Sonar, Execution, UI, Sentinel); user actors take 5-15, one each.
+    /// The most this strategy holds either way, in orders of `qty_e8`.
+    max_position_lots: i64,
+    /// How long to wait for an intent's order to end before sending again anyway. Execution
+    /// cancels at 200 ms; a restarted Execution no longer reports the orders it recovered.
+    answer_timeout_ms: u64,
+    /// This actor's cursor on `md.ring` and on `intent_events.ring`: every reader has its own.
+    /// 0-4 belong to the engine's actors (Oracle, Sonar, Execution, UI, Sentinel); user actors
+    /// take 5-15, one each.
     md_cursor: usize,
 }
 
@@ -73,6 +91,8 @@ impl Default for MomentumConfig {
             tick_e8: PRICE_SCALE / 10, // ₹0.10, the default engine's NIFTY future
             qty_e8: 75 * PRICE_SCALE,  // one lot (at most Execution's order_qty_e8)
             instrument_id: 1,
+            max_position_lots: 2,
+            answer_timeout_ms: 1_000,
             md_cursor: 5,
         }
     }
@@ -83,6 +103,8 @@ struct Momentum {
     cfg: MomentumConfig,
     md: Subscriber<runtime::msg::MdEvent, 65_536>,
     intents: Producer<OrderIntent, 4_096>,
+    /// Execution's answers to our intents and our orders' lives.
+    answers: Subscriber<IntentEvent, 4_096>,
     /// To ring Execution's doorbell after pushing an intent (it may be parked).
     control: Arc<ControlBlock>,
     /// Price at which the current move started.
@@ -91,6 +113,13 @@ struct Momentum {
     bid_e8: i64,
     ask_e8: i64,
     seq: u64,
+    /// The intent sent and not yet answered, or whose order is still working (its seq): while
+    /// there is one, nothing more is sent.
+    outstanding: Option<u64>,
+    outstanding_since_ns: u64,
+    /// Net position from our fills, ×10^8 (a restarted strategy starts flat: a real one would
+    /// restore it, e.g. from Execution's journal, before trading).
+    position_e8: i64,
     counters: ActorCounters,
 }
 
@@ -104,17 +133,81 @@ impl Momentum {
         // cursor back and resumes where the previous one stopped.
         let md = MdRing::attach(&env.dir, MD_RING)?.subscribe(cfg.md_cursor)?;
         let intents = IntentRing::attach(&env.dir, INTENT_RING)?.producer()?;
+        let answers =
+            IntentEventRing::attach(&env.dir, INTENT_EVENTS_RING)?.subscribe(cfg.md_cursor)?;
         Ok(Momentum {
             cfg,
             md,
             intents,
+            answers,
             control: env.control.clone(),
             anchor_e8: None,
             bid_e8: 0,
             ask_e8: 0,
-            seq: 0,
+            // Seqs go on from the clock, so a restarted strategy's intents never reuse an
+            // earlier incarnation's (whose answers may still be on the ring).
+            seq: runtime::clock::monotonic_ns(),
+            outstanding: None,
+            outstanding_since_ns: 0,
+            position_e8: 0,
             counters: ActorCounters::default(),
         })
+    }
+
+    /// What Execution said about an intent or its order.
+    fn on_answer(&mut self, ev: &IntentEvent) {
+        if ev.kind == oek::PARTIALLY_FILLED || ev.kind == oek::FILLED {
+            self.position_e8 += if ev.side == side::BUY {
+                ev.fill_qty_e8
+            } else {
+                -ev.fill_qty_e8
+            };
+        }
+        if self.outstanding != Some(ev.intent_seq) {
+            return; // an earlier incarnation's intent, or a CANCEL's answer
+        }
+        let over = match ev.kind {
+            // Not placed: the reason is in `ev.reason` (Execution's IntentRefusal or
+            // BlockReason code); a real strategy would log or back off here.
+            iek::REFUSED | iek::BLOCKED | iek::DROPPED => true,
+            oek::FILLED | oek::CANCELLED | oek::REJECTED => true,
+            _ => false, // SENT, ACCEPTED, OPEN, a partial fill: still working
+        };
+        if over {
+            self.outstanding = None;
+        }
+    }
+
+    /// Execution's answers waiting on the ring, at most a batch.
+    fn drain_answers(&mut self) -> usize {
+        let mut work = 0;
+        for _ in 0..BATCH {
+            match self.answers.poll() {
+                Recv::Msg { msg, .. } => {
+                    work += 1;
+                    self.counters.msgs_in += 1;
+                    self.on_answer(&msg);
+                }
+                Recv::Overrun { lost } => {
+                    // Answers lost: what is working is unknown now; Execution cancels every
+                    // order at 200 ms, so wait for nothing and start afresh.
+                    self.counters.errors += lost;
+                    self.outstanding = None;
+                }
+                Recv::Empty => break,
+            }
+        }
+        work
+    }
+
+    /// Whether a new order on `order_side` keeps the position within the limit.
+    fn within_limit(&self, order_side: u8) -> bool {
+        let max_e8 = self.cfg.max_position_lots * self.cfg.qty_e8;
+        if order_side == side::BUY {
+            self.position_e8 + self.cfg.qty_e8 <= max_e8
+        } else {
+            self.position_e8 - self.cfg.qty_e8 >= -max_e8
+        }
     }
 
     /// The decision, separate from I/O: given a trade price, is there an order to send?
@@ -135,7 +228,8 @@ impl Momentum {
 
 impl Actor for Momentum {
     fn poll(&mut self, now_ns: u64) -> usize {
-        let mut work = 0;
+        // Answers first, so a decision below knows what is still working.
+        let mut work = self.drain_answers();
         for _ in 0..BATCH {
             match self.md.poll() {
                 Recv::Msg { msg, .. } => {
@@ -151,42 +245,54 @@ impl Actor for Momentum {
                     if msg.kind != md_kind::TRADE {
                         continue;
                     }
-                    if let Some(order_side) = self.on_trade(msg.trade.price_e8) {
-                        // Passive: join our side of the touch (Execution refuses a price that
-                        // would cross it).
-                        let price_e8 = if order_side == side::BUY {
-                            self.bid_e8
-                        } else {
-                            self.ask_e8
-                        };
-                        if price_e8 <= 0 {
-                            continue;
+                    let Some(order_side) = self.on_trade(msg.trade.price_e8) else {
+                        continue;
+                    };
+                    if self.outstanding.is_some()
+                        && now_ns.saturating_sub(self.outstanding_since_ns)
+                            < self.cfg.answer_timeout_ms * 1_000_000
+                    {
+                        continue;
+                    }
+                    if !self.within_limit(order_side) {
+                        continue;
+                    }
+                    // Passive: join our side of the touch (Execution refuses a price that
+                    // would cross it).
+                    let price_e8 = if order_side == side::BUY {
+                        self.bid_e8
+                    } else {
+                        self.ask_e8
+                    };
+                    if price_e8 <= 0 {
+                        continue;
+                    }
+                    self.seq += 1;
+                    let mut stamps = msg.stamps;
+                    stamps.publish_ns = now_ns;
+                    let intent = OrderIntent {
+                        seq: self.seq,
+                        stamps,
+                        price_e8,
+                        qty_e8: self.cfg.qty_e8,
+                        instrument_id: self.cfg.instrument_id,
+                        action: intent_action::NEW,
+                        side: order_side,
+                        order_type: order_type::LIMIT,
+                        tif: tif::DAY,
+                        ..Default::default()
+                    };
+                    // A full ring means Execution is behind: drop the idea rather than
+                    // block (a stale momentum signal is worth nothing), and count it.
+                    match self.intents.try_push(&intent) {
+                        Ok(_) => {
+                            self.outstanding = Some(self.seq);
+                            self.outstanding_since_ns = now_ns;
+                            self.counters.msgs_out += 1;
+                            // Wake the parked readers of intent.ring (a fence and a load if none).
+                            self.control.notify(topic::INTENT);
                         }
-                        self.seq += 1;
-                        let mut stamps = msg.stamps;
-                        stamps.publish_ns = now_ns;
-                        let intent = OrderIntent {
-                            seq: self.seq,
-                            stamps,
-                            price_e8,
-                            qty_e8: self.cfg.qty_e8,
-                            instrument_id: self.cfg.instrument_id,
-                            action: intent_action::NEW,
-                            side: order_side,
-                            order_type: order_type::LIMIT,
-                            tif: tif::DAY,
-                            ..Default::default()
-                        };
-                        // A full ring means Execution is behind: drop the idea rather than
-                        // block (a stale momentum signal is worth nothing), and count it.
-                        match self.intents.try_push(&intent) {
-                            Ok(_) => {
-                                self.counters.msgs_out += 1;
-                                // Wake the parked readers of intent.ring (a fence and a load if none).
-                                self.control.notify(topic::INTENT);
-                            }
-                            Err(_) => self.counters.errors += 1,
-                        }
+                        Err(_) => self.counters.errors += 1,
                     }
                 }
                 Recv::Overrun { lost } => {
@@ -200,9 +306,15 @@ impl Actor for Momentum {
         work
     }
 
+    /// Halted: keep reading the answers (the fills of orders Execution is cancelling still
+    /// count in the position), send nothing.
+    fn poll_halted(&mut self, _now_ns: u64) -> usize {
+        self.drain_answers()
+    }
+
     fn on_kill(&mut self, _now_ns: u64) {
-        // Nothing to cancel here: Execution owns the orders. Forget the move in progress so
-        // nothing stale fires after a re-arm.
+        // Nothing to cancel here: Execution owns the orders and cancels them all. Forget the
+        // move in progress so nothing stale fires after a re-arm.
         self.anchor_e8 = None;
     }
 
@@ -210,10 +322,10 @@ impl Actor for Momentum {
         Some(self.counters)
     }
 
-    /// Feed's market data wakes this actor when it is parked (idle `Backoff`), so a trade is
-    /// acted on at once rather than after the back-off sleep.
+    /// Feed's market data and Execution's answers wake this actor when it is parked (idle
+    /// `Backoff`), so a trade is acted on at once rather than after the back-off sleep.
     fn wake_topics(&self) -> u32 {
-        topic::MD
+        topic::MD | topic::INTENT_EVENTS
     }
 }
 

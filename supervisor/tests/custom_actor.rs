@@ -3,6 +3,7 @@
 //! more line, trading against the simulated venue. Its intents must become orders through
 //! Execution, it must be supervised like a built-in actor (SIGKILL → restarted, carrying on),
 //! the CLI of that binary must know it, and after the kill switch no intent becomes an order.
+//! Reading Execution's answers, the strategy keeps at most one order working.
 
 mod common;
 use common::*;
@@ -12,6 +13,9 @@ use std::process::Command;
 use std::time::Duration;
 
 use runtime::control::{actor_state, ControlBlock};
+use runtime::msg::{order_event_kind as oek, IntentEvent};
+use runtime::ring::Recv;
+use runtime::rings::{IntentEventRing, INTENT_EVENTS_RING};
 
 const EXECUTION: usize = 4;
 /// The strategy's slot: after the six engine actors.
@@ -86,11 +90,29 @@ fn a_user_strategy_actor_trades_through_execution_is_supervised_and_stops_at_the
         assert_eq!(momo["core"], 1);
         assert_eq!(momo["state"], "RUNNING");
 
+        // What Execution tells the strategy, read beside it (cursor 6; the strategy has 5).
+        let dir = e.shm_dir();
+        let mut answers = IntentEventRing::attach(&dir, INTENT_EVENTS_RING)
+            .unwrap()
+            .subscribe(6)
+            .unwrap();
+        let mut events: Vec<IntentEvent> = vec![];
+        let mut drain = |events: &mut Vec<IntentEvent>| loop {
+            match answers.poll() {
+                Recv::Msg { msg, .. } => events.push(msg),
+                Recv::Overrun { lost } => panic!("{lost} answers lost"),
+                Recv::Empty => break,
+            }
+        };
+
         // Its intents become orders at the venue, through Execution.
         wait_until(
             "three of the strategy's intents placed as orders",
             Duration::from_secs(90),
-            || exec_t(&c).intents_placed >= 3,
+            || {
+                drain(&mut events);
+                exec_t(&c).intents_placed >= 3
+            },
         );
         let x = exec_t(&c);
         assert!(
@@ -106,6 +128,24 @@ fn a_user_strategy_actor_trades_through_execution_is_supervised_and_stops_at_the
             "the example asks for what Execution takes (passive LIMIT DAY at the touch, on the \
              instrument's tick): nothing refused for what it asks"
         );
+
+        // The strategy waits for its order's end before the next: never two working at once.
+        drain(&mut events);
+        let mut working: Option<u64> = None;
+        for ev in &events {
+            match ev.kind {
+                oek::SENT => {
+                    assert_eq!(working, None, "a second order while one works: {ev:?}");
+                    working = Some(ev.client_order_id);
+                }
+                oek::FILLED | oek::CANCELLED | oek::REJECTED => {
+                    assert_eq!(working, Some(ev.client_order_id), "{ev:?}");
+                    working = None;
+                }
+                _ => {}
+            }
+        }
+        assert!(events.iter().filter(|v| v.kind == oek::SENT).count() >= 3);
 
         // Supervised like a built-in kind: SIGKILLed, it comes back and carries on.
         let pid = c.slot(MOMO).pid();

@@ -171,6 +171,11 @@ impl Engine {
         Arc::new(attached.unwrap())
     }
 
+    /// The engine's shared-memory directory, to attach to its rings.
+    pub fn shm_dir(&self) -> ShmDir {
+        ShmDir::open(Some(&self.base), &self.name).expect("the engine's shm directory")
+    }
+
     pub fn supervisor_pid(&self) -> u32 {
         self.supervisor.as_ref().unwrap().id()
     }
