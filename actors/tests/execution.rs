@@ -1188,6 +1188,17 @@ fn a_strategy_learns_each_intents_answer_and_its_orders_life_tagged_with_the_int
         (ev.kind, ev.intent_seq, ev.reason),
         (iek::BLOCKED, 12, BlockReason::Killed as u16)
     );
+    // Read while Execution could not decide (no venue session): answered as dropped.
+    let ev = IntentFeedback::dropped(&late, t + 4 * MS);
+    assert_eq!(
+        (
+            ev.kind,
+            ev.intent_seq,
+            ev.client_order_id,
+            ev.stamps.publish_ns
+        ),
+        (iek::DROPPED, 12, 0, t + 4 * MS)
+    );
 }
 
 #[test]

@@ -46,18 +46,7 @@ impl IntentFeedback {
         outcome: IntentOutcome,
         now_ns: u64,
     ) -> Option<IntentEvent> {
-        let base = IntentEvent {
-            stamps: runtime::msg::Stamps {
-                publish_ns: now_ns,
-                ..intent.stamps
-            },
-            intent_seq: intent.seq,
-            price_e8: intent.price_e8,
-            qty_e8: intent.qty_e8,
-            instrument_id: intent.instrument_id,
-            side: intent.side,
-            ..Default::default()
-        };
+        let base = about(intent, now_ns);
         match outcome {
             IntentOutcome::Placed(cid) => {
                 if self.live.len() >= MAX_OPEN_ORDERS {
@@ -83,6 +72,15 @@ impl IntentFeedback {
                 client_order_id: intent.client_order_id,
                 ..base
             }),
+        }
+    }
+
+    /// The answer to an intent read while Execution could not decide on it (no venue session,
+    /// or halted other than by the kill switch): nothing was sent.
+    pub fn dropped(intent: &OrderIntent, now_ns: u64) -> IntentEvent {
+        IntentEvent {
+            kind: iek::DROPPED,
+            ..about(intent, now_ns)
         }
     }
 
@@ -114,5 +112,21 @@ impl IntentFeedback {
             side: ev.side,
             ..Default::default()
         })
+    }
+}
+
+/// An answer about `intent`, published at `now_ns`, its kind still to set.
+fn about(intent: &OrderIntent, now_ns: u64) -> IntentEvent {
+    IntentEvent {
+        stamps: runtime::msg::Stamps {
+            publish_ns: now_ns,
+            ..intent.stamps
+        },
+        intent_seq: intent.seq,
+        price_e8: intent.price_e8,
+        qty_e8: intent.qty_e8,
+        instrument_id: intent.instrument_id,
+        side: intent.side,
+        ..Default::default()
     }
 }

@@ -33,8 +33,8 @@ use runtime::actor::Actor;
 use runtime::control::{topic, ActorCounters, ControlBlock};
 use runtime::hist::stage;
 use runtime::msg::{
-    intent_event_kind, order_event_kind as oek, order_type, tif, IntentEvent, MdEvent, OrderEvent,
-    OrderIntent, Signal, Stamps,
+    order_event_kind as oek, order_type, tif, IntentEvent, MdEvent, OrderEvent, OrderIntent,
+    Signal, Stamps,
 };
 use runtime::ring::broadcast::{Publisher, Recv, Subscriber};
 use runtime::ring::spsc::{Consumer, Producer};
@@ -706,20 +706,7 @@ impl ExecutionActor {
                 } else {
                     // Halted otherwise or no venue session: not decided on, like signals;
                     // the strategy is told so.
-                    let dropped = IntentEvent {
-                        stamps: Stamps {
-                            publish_ns: t,
-                            ..intent.stamps
-                        },
-                        intent_seq: intent.seq,
-                        kind: intent_event_kind::DROPPED,
-                        side: intent.side,
-                        price_e8: intent.price_e8,
-                        qty_e8: intent.qty_e8,
-                        instrument_id: intent.instrument_id,
-                        ..Default::default()
-                    };
-                    self.publish_intent_event(dropped);
+                    self.publish_intent_event(IntentFeedback::dropped(&intent, t));
                 }
                 continue;
             }
