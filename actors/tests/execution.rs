@@ -1044,6 +1044,21 @@ fn strategy_events(fb: &mut IntentFeedback, out: &ExecActions) -> Vec<IntentEven
         .collect()
 }
 
+/// What the live loop does with one intent: decide, give the feedback the outcome, then carry
+/// out the actions (whose reports then reach the strategy tagged). Returns the outcome, the
+/// intent's own answer and the events of its actions' reports.
+fn decide(
+    x: &mut Execution,
+    fb: &mut IntentFeedback,
+    it: &OrderIntent,
+    t: u64,
+) -> (IntentOutcome, Option<IntentEvent>, Vec<IntentEvent>) {
+    let mut out = ExecActions::new();
+    let got = x.on_intent(it, t, &mut out);
+    let answer = fb.answer(it, got, t);
+    (got, answer, strategy_events(fb, &out))
+}
+
 #[test]
 fn a_strategy_learns_each_intents_answer_and_its_orders_life_tagged_with_the_intent() {
     let mut x = exec_at_touch();
@@ -1060,11 +1075,9 @@ fn a_strategy_learns_each_intents_answer_and_its_orders_life_tagged_with_the_int
         seq: 7,
         ..intent(side::BUY, 999.95, 1.0, t)
     };
-    out.clear();
-    let got = x.on_intent(&buy, t, &mut out);
+    let (got, answer, ev) = decide(&mut x, &mut fb, &buy, t);
     assert_eq!(got, IntentOutcome::Placed(2));
-    assert_eq!(fb.answer(&buy, got, t), None, "answered by the SENT report");
-    let ev = strategy_events(&mut fb, &out);
+    assert_eq!(answer, None, "answered by the SENT report");
     assert_eq!(ev.len(), 1, "{ev:?}");
     assert_eq!(
         (ev[0].kind, ev[0].intent_seq, ev[0].client_order_id),
@@ -1126,9 +1139,7 @@ fn a_strategy_learns_each_intents_answer_and_its_orders_life_tagged_with_the_int
         instrument_id: 2,
         ..buy
     };
-    out.clear();
-    let got = x.on_intent(&other, t, &mut out);
-    let ev = fb.answer(&other, got, t).expect("an answer");
+    let ev = decide(&mut x, &mut fb, &other, t).1.expect("an answer");
     assert_eq!(
         (ev.kind, ev.intent_seq, ev.reason, ev.client_order_id),
         (iek::REFUSED, 8, IntentRefusal::Malformed as u16, 0)
@@ -1140,24 +1151,17 @@ fn a_strategy_learns_each_intents_answer_and_its_orders_life_tagged_with_the_int
         seq: 10,
         ..intent(side::BUY, 999.90, 1.0, t)
     };
-    out.clear();
-    let got = x.on_intent(&rest, t, &mut out);
-    assert_eq!(got, IntentOutcome::Placed(3));
-    assert_eq!(fb.answer(&rest, got, t), None);
-    assert_eq!(strategy_events(&mut fb, &out)[0].intent_seq, 10);
+    let (got, answer, ev) = decide(&mut x, &mut fb, &rest, t);
+    assert_eq!((got, answer), (IntentOutcome::Placed(3), None));
+    assert_eq!(ev[0].intent_seq, 10);
     let all = OrderIntent {
         seq: 11,
         action: intent_action::CANCEL_ALL,
         ..rest
     };
-    out.clear();
-    let got = x.on_intent(&all, t, &mut out);
-    let ev = fb.answer(&all, got, t).expect("an answer");
-    assert_eq!(
-        (ev.kind, ev.intent_seq, ev.orders),
-        (iek::CANCELLING, 11, 1)
-    );
-    let ev = strategy_events(&mut fb, &out);
+    let (_, answer, ev) = decide(&mut x, &mut fb, &all, t);
+    let a = answer.expect("an answer");
+    assert_eq!((a.kind, a.intent_seq, a.orders), (iek::CANCELLING, 11, 1));
     assert_eq!(
         ev.iter()
             .map(|e| (e.kind, e.intent_seq, e.client_order_id))
@@ -1181,9 +1185,9 @@ fn a_strategy_learns_each_intents_answer_and_its_orders_life_tagged_with_the_int
         seq: 12,
         ..intent(side::BUY, 999.95, 1.0, t + 3 * MS)
     };
-    out.clear();
-    let got = x.on_intent(&late, t + 3 * MS, &mut out);
-    let ev = fb.answer(&late, got, t + 3 * MS).expect("an answer");
+    let ev = decide(&mut x, &mut fb, &late, t + 3 * MS)
+        .1
+        .expect("an answer");
     assert_eq!(
         (ev.kind, ev.intent_seq, ev.reason),
         (iek::BLOCKED, 12, BlockReason::Killed as u16)

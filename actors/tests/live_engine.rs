@@ -603,6 +603,8 @@ fn live_intents_of_a_user_strategy_reach_the_venue_until_the_kill_switch() {
                 events.iter().filter(|v| v.kind == iek::BLOCKED).count() >= 10
             },
         );
+        // Their seq is their position on the ring: read from the start, 0, 1, 2...
+        assert!(events.iter().enumerate().all(|(i, v)| v.seq == i as u64));
         let pushed = seq;
         let sent: Vec<&IntentEvent> = events.iter().filter(|v| v.kind == oek::SENT).collect();
         assert_eq!(sent.len() as u64, at_kill.orders_sent, "one SENT per order");

@@ -239,6 +239,7 @@ pub mod intent_event_kind {
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Pod, Zeroable)]
 pub struct IntentEvent {
+    /// Position on `intent_events.ring` (continues across Execution restarts).
     pub seq: u64,
     pub stamps: Stamps,
     pub intent_seq: u64,

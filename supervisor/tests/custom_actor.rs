@@ -175,12 +175,19 @@ fn a_user_strategy_actor_trades_through_execution_is_supervised_and_stops_at_the
                     && exec_t(&c).open_orders == 0
             },
         );
+        // Telemetry published after the halt (an older copy may miss the last decisions).
+        let halted_ns = runtime::clock::monotonic_ns();
+        wait_until("Execution's telemetry after the halt", DEADLINE, || {
+            exec_t(&c).updated_ns > halted_ns
+        });
         let at_halt = exec_t(&c);
+        // Every actor is halted, so no input arrives; what could still send is Execution's
+        // timers, whose longest is the 200 ms cancel. A second is five of them.
         std::thread::sleep(Duration::from_secs(1));
         let later = exec_t(&c);
         assert_eq!(
-            (later.orders_sent, later.intents_placed),
-            (at_halt.orders_sent, at_halt.intents_placed),
+            (later.orders_sent, later.intents, later.intents_placed),
+            (at_halt.orders_sent, at_halt.intents, at_halt.intents_placed),
             "an order left after the kill switch"
         );
         e.assert_supervisor_alive();

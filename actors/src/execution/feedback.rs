@@ -17,7 +17,7 @@ use runtime::msg::{
 use super::{IntentOutcome, MAX_OPEN_ORDERS};
 
 /// Client order ids of intents' orders, with the seq of the intent that placed each.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct IntentFeedback {
     /// (client order id, intent seq), oldest first.
     live: Vec<(u64, u64)>,
@@ -25,7 +25,14 @@ pub struct IntentFeedback {
     pub forgotten: u64,
 }
 
+impl Default for IntentFeedback {
+    fn default() -> Self {
+        IntentFeedback::new()
+    }
+}
+
 impl IntentFeedback {
+    /// Its table allocated once, at the most it holds.
     pub fn new() -> IntentFeedback {
         IntentFeedback {
             live: Vec::with_capacity(MAX_OPEN_ORDERS),
@@ -92,9 +99,8 @@ impl IntentFeedback {
             .iter()
             .position(|&(cid, _)| cid == ev.client_order_id)?;
         let intent_seq = self.live[i].1;
-        let done = matches!(ev.kind, oek::FILLED | oek::CANCELLED | oek::REJECTED)
-            || (ev.kind == oek::PARTIALLY_FILLED && ev.leaves_qty_e8 <= 0);
-        if done {
+        // Execution reports the last fill as FILLED (leaves 0), never as a partial.
+        if matches!(ev.kind, oek::FILLED | oek::CANCELLED | oek::REJECTED) {
             self.live.remove(i);
         }
         Some(IntentEvent {

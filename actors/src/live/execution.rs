@@ -125,7 +125,6 @@ pub struct ExecutionActor {
     logons: u64,
     /// Reports pushed on orders.ring since Sentinel was last notified (once per pass).
     orders_to_notify: bool,
-    intent_events_out: u64,
     /// Events published on intent_events.ring since the strategies were last notified.
     events_to_notify: bool,
 }
@@ -178,7 +177,6 @@ impl ExecutionActor {
             orders_to_notify: false,
             intent_events,
             feedback: IntentFeedback::new(),
-            intent_events_out: 0,
             events_to_notify: false,
             exec,
             journal,
@@ -693,21 +691,12 @@ impl ExecutionActor {
             n += 1;
             self.intents_in += 1;
             let t = now_ns();
-            if !quote && self.exec.is_killed() {
-                // Halted by the kill switch: refused as such and counted (blocked_by_kill),
-                // so the strategy's owner sees why nothing happens.
-                self.on_intent(&intent, t);
-                continue;
-            }
-            if !self.may_decide(quote, t) {
-                if self.exec.is_killed() {
-                    // The kill switch was seen just now: refused for it, as above.
-                    self.on_intent(&intent, t);
-                } else {
-                    // Halted otherwise or no venue session: not decided on, like signals;
-                    // the strategy is told so.
-                    self.publish_intent_event(IntentFeedback::dropped(&intent, t));
-                }
+            // Under the kill switch (latched, or seen by `may_decide` just now) the state
+            // machine refuses it for the kill and counts it (blocked_by_kill), so the
+            // strategy's owner sees why nothing happens. Halted otherwise or with no venue
+            // session, it is not decided on, like signals, and the strategy is told so.
+            if !self.may_decide(quote, t) && !self.exec.is_killed() {
+                self.publish_intent_event(IntentFeedback::dropped(&intent, t));
                 continue;
             }
             self.on_intent(&intent, t);
@@ -726,8 +715,8 @@ impl ExecutionActor {
     }
 
     fn publish_intent_event(&mut self, mut ie: IntentEvent) {
-        self.intent_events_out += 1;
-        ie.seq = self.intent_events_out;
+        // Its position on the ring: a restarted Execution goes on where its predecessor stopped.
+        ie.seq = self.intent_events.next_seq();
         self.intent_events.publish(&ie);
         self.events_to_notify = true;
     }
