@@ -4,12 +4,12 @@
 mod common;
 use actors::execution::costs::{CostSchedule, CostTable, Date, Segment, TradeSide};
 use actors::execution::feedback::IntentFeedback;
-use actors::execution::journal::jkind;
+use actors::execution::journal::{jkind, FsyncPolicy, Journal};
 use actors::execution::nev::{self, NevConfig, NevMarket};
 use actors::execution::rate::RateConfig;
 use actors::execution::{
     BlockReason, ExecAction, ExecActions, Execution, ExecutionConfig, Gates, IntentOutcome,
-    IntentRefusal, VenueEvent, MAX_OPEN_ORDERS,
+    IntentRefusal, VenueEvent, VenueOrder, MAX_OPEN_ORDERS,
 };
 use actors::sonar::{gate_check, Regime};
 use common::{e8, touch, trade, MS};
@@ -755,12 +755,16 @@ fn an_intent_becomes_a_passive_order_journaled_reported_and_cancelled_at_200_ms(
         .iter()
         .map(|a| match a {
             ExecAction::Journal(e) if e.kind == jkind::INTENT => "intent",
+            ExecAction::Journal(e) if e.kind == jkind::FOR_INTENT && e.venue_order_id == 0 => {
+                "for intent 0"
+            }
             ExecAction::SendNew { .. } => "send",
             ExecAction::Report(e) if e.kind == oek::SENT => "sent",
             _ => "other",
         })
         .collect();
-    assert_eq!(kinds, ["intent", "send", "sent"]);
+    // The second record says whose order it is (intent seq 0), for a restarted Execution.
+    assert_eq!(kinds, ["intent", "for intent 0", "send", "sent"]);
     let sent = out
         .iter()
         .find_map(|a| match a {
@@ -1038,7 +1042,7 @@ fn cancel_all_cancels_the_intents_orders_and_leaves_executions_own() {
 fn strategy_events(fb: &mut IntentFeedback, out: &ExecActions) -> Vec<IntentEvent> {
     out.iter()
         .filter_map(|a| match a {
-            ExecAction::Report(ev) => fb.order_event(ev),
+            ExecAction::Report(ev) | ExecAction::Journal(ev) => fb.order_event(ev),
             _ => None,
         })
         .collect()
@@ -1230,4 +1234,120 @@ fn the_feedback_remembers_at_most_an_order_tables_worth_of_orders_oldest_forgott
         fb.order_event(&report(n)).map(|e| e.intent_seq),
         Some(100 + n)
     );
+}
+
+/// Journal every record of `out`, as the live loop stages them, and clear it.
+fn journal_all(j: &mut Journal, out: &mut ExecActions, now_ns: u64) {
+    for a in out.iter() {
+        if let ExecAction::Report(ev) | ExecAction::Journal(ev) = a {
+            j.append(ev, now_ns).unwrap();
+        }
+    }
+    out.clear();
+}
+
+#[test]
+fn a_restarted_execution_leaves_strategies_orders_to_them_and_reports_their_lives_tagged_as_before()
+{
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("orders.journal");
+    let (mut j, _) = Journal::open(&path, FsyncPolicy::Never).unwrap();
+    let mut x = exec_at_touch();
+    let mut fb = IntentFeedback::new();
+    let mut out = ExecActions::new();
+    // cid 1: Execution's own buy quote at the bid.
+    x.on_signal(&sig(1_000.0, 1_000.10, 0.5, 1), MS, &mut out);
+    assert_eq!(news(&out), [(1, side::BUY, e8(1_000.0))]);
+    journal_all(&mut j, &mut out, MS);
+    // cid 2 and 3: a strategy's buys, intents 7 and 8.
+    let t = 2 * MS;
+    for (seq, price) in [(7, 999.95), (8, 999.90)] {
+        let it = OrderIntent {
+            seq,
+            ..intent(side::BUY, price, 1.0, t)
+        };
+        let got = x.on_intent(&it, t, &mut out);
+        assert!(matches!(got, IntentOutcome::Placed(_)), "{got:?}");
+        fb.answer(&it, got, t);
+        journal_all(&mut j, &mut out, t);
+    }
+    drop(j);
+
+    // The process dies. Its successor replays the journal: whose each order is comes back.
+    let (_, st) = Journal::open(&path, FsyncPolicy::Never).unwrap();
+    let whose: Vec<(u64, Option<u64>)> = st
+        .open_orders
+        .iter()
+        .map(|o| (o.client_order_id, o.intent_seq))
+        .collect();
+    assert_eq!(whose, [(1, None), (2, Some(7)), (3, Some(8))]);
+    let mut y = exec(cfg());
+    y.restore(&st).unwrap();
+    let mut fb = IntentFeedback::new();
+    fb.restore(&st);
+    assert_eq!(
+        fb.open(),
+        2,
+        "the strategy's two orders, not Execution's quote"
+    );
+    y.on_md(&touch(2, 10 * MS, 1_000.0, 1_000.10), 10 * MS);
+
+    // The venue still lists 1 and 2; 3 went while Execution was down: its strategy hears GONE
+    // under intent 8.
+    let listed = |cid: u64, price: f64| VenueOrder {
+        client_order_id: cid,
+        venue_order_id: 500 + cid,
+        side: side::BUY,
+        price_e8: e8(price),
+        leaves_qty_e8: e8(1.0),
+    };
+    let venue = [listed(1, 1_000.0), listed(2, 999.95)];
+    y.reconcile(&venue, None, 11 * MS, &mut out).unwrap();
+    let ev = strategy_events(&mut fb, &out);
+    let got: Vec<(u8, u64, u64)> = ev
+        .iter()
+        .map(|e| (e.kind, e.intent_seq, e.client_order_id))
+        .collect();
+    assert_eq!(got, [(iek::GONE, 8, 3)]);
+    assert_eq!(fb.open(), 1);
+    out.clear();
+
+    // A strong sell signal cancels Execution's own buy, not the strategy's.
+    y.on_signal(&sig(1_000.0, 1_000.10, -0.9, 12 * MS), 12 * MS, &mut out);
+    assert_eq!(cancels(&out), [1]);
+    out.clear();
+
+    // The strategy can still cancel its order by the client order id it was given, and hears
+    // of the cancel under intent 7.
+    let cancel = OrderIntent {
+        seq: 9,
+        client_order_id: 2,
+        action: intent_action::CANCEL,
+        ..intent(side::BUY, 999.95, 1.0, 13 * MS)
+    };
+    let (got, answer, ev) = decide(&mut y, &mut fb, &cancel, 13 * MS);
+    assert_eq!(got, IntentOutcome::Cancelled(1));
+    assert_eq!(
+        answer.map(|a| (a.kind, a.intent_seq)),
+        Some((iek::CANCELLING, 9))
+    );
+    assert_eq!(
+        ev.iter()
+            .map(|e| (e.kind, e.intent_seq))
+            .collect::<Vec<_>>(),
+        [(oek::CANCEL_SENT, 7)]
+    );
+    y.on_venue(
+        &VenueEvent::Cancelled { client_order_id: 2 },
+        14 * MS,
+        &mut out,
+    );
+    let ev = strategy_events(&mut fb, &out);
+    assert_eq!(
+        ev.iter()
+            .map(|e| (e.kind, e.intent_seq, e.client_order_id))
+            .collect::<Vec<_>>(),
+        [(oek::CANCELLED, 7, 2)]
+    );
+    assert_eq!(fb.open(), 0);
 }

@@ -230,6 +230,10 @@ pub mod intent_event_kind {
     /// Not decided on: read while Execution had no logged-on venue session or was halted other
     /// than by the kill switch. Nothing was sent; send it again if it still holds.
     pub const DROPPED: u8 = 67;
+    /// The order's life ended while Execution was not watching it: after a restart or a lost
+    /// venue session, the venue no longer listed it (filled or cancelled meanwhile). Fills
+    /// Execution did not see come back as a correction of its position, not as fill events.
+    pub const GONE: u8 = 68;
 }
 
 /// Execution → user strategy actors (`intent_events.ring`): what became of their intents and of

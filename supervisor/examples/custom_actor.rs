@@ -170,7 +170,9 @@ impl Momentum {
             // Not placed: the reason is in `ev.reason` (Execution's IntentRefusal or
             // BlockReason code); a real strategy would log or back off here.
             iek::REFUSED | iek::BLOCKED | iek::DROPPED => true,
-            oek::FILLED | oek::CANCELLED | oek::REJECTED => true,
+            // GONE: Execution restarted and the venue no longer had it (filled or cancelled
+            // meanwhile); Execution's position carries any fill it missed.
+            oek::FILLED | oek::CANCELLED | oek::REJECTED | iek::GONE => true,
             _ => false, // SENT, ACCEPTED, OPEN, a partial fill: still working
         };
         if over {

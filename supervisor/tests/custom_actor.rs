@@ -3,7 +3,9 @@
 //! more line, trading against the simulated venue. Its intents must become orders through
 //! Execution, it must be supervised like a built-in actor (SIGKILL → restarted, carrying on),
 //! the CLI of that binary must know it, and after the kill switch no intent becomes an order.
-//! Reading Execution's answers, the strategy keeps at most one order working.
+//! Reading Execution's answers, the strategy keeps at most one order working; SIGKILLed while
+//! that order works, Execution comes back knowing the order is the strategy's and ends its life
+//! for it.
 
 mod common;
 use common::*;
@@ -13,7 +15,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use runtime::control::{actor_state, ControlBlock};
-use runtime::msg::{order_event_kind as oek, IntentEvent};
+use runtime::msg::{intent_event_kind as iek, order_event_kind as oek, IntentEvent};
 use runtime::ring::Recv;
 use runtime::rings::{IntentEventRing, INTENT_EVENTS_RING};
 
@@ -131,20 +133,7 @@ fn a_user_strategy_actor_trades_through_execution_is_supervised_and_stops_at_the
 
         // The strategy waits for its order's end before the next: never two working at once.
         drain(&mut events);
-        let mut working: Option<u64> = None;
-        for ev in &events {
-            match ev.kind {
-                oek::SENT => {
-                    assert_eq!(working, None, "a second order while one works: {ev:?}");
-                    working = Some(ev.client_order_id);
-                }
-                oek::FILLED | oek::CANCELLED | oek::REJECTED => {
-                    assert_eq!(working, Some(ev.client_order_id), "{ev:?}");
-                    working = None;
-                }
-                _ => {}
-            }
-        }
+        assert_eq!(replay(&events).1, 1, "a second order while one works");
         assert!(events.iter().filter(|v| v.kind == oek::SENT).count() >= 3);
 
         // Supervised like a built-in kind: SIGKILLed, it comes back and carries on.
@@ -161,6 +150,44 @@ fn a_user_strategy_actor_trades_through_execution_is_supervised_and_stops_at_the
             "intents from the restarted strategy",
             Duration::from_secs(90),
             || exec_t(&c).intents > before,
+        );
+
+        // Execution SIGKILLed while the strategy's order works: the restarted Execution knows
+        // from the journal that the order was the strategy's, and ends its life for it (GONE if
+        // the venue no longer lists it, else its cancel), so the strategy carries on.
+        wait_until(
+            "one of the strategy's orders working",
+            Duration::from_secs(90),
+            || {
+                drain(&mut events);
+                !replay(&events).0.is_empty()
+            },
+        );
+        let exec_pid = c.slot(EXECUTION).pid();
+        // Safety: kill(2) on the Execution process of the engine under test (pid just read).
+        unsafe { libc::kill(exec_pid as i32, libc::SIGKILL) };
+        let at_kill = replay(&events).0;
+        wait_until("Execution restarted", DEADLINE, || {
+            let s = c.slot(EXECUTION);
+            s.state() == actor_state::RUNNING && s.pid() != exec_pid
+        });
+        wait_until(
+            "the orders working at Execution's SIGKILL ended for their strategy",
+            Duration::from_secs(30),
+            || {
+                drain(&mut events);
+                let now = replay(&events).0;
+                at_kill.iter().all(|w| !now.contains(w))
+            },
+        );
+        let n = events.len();
+        wait_until(
+            "an order of the strategy after Execution's restart",
+            Duration::from_secs(90),
+            || {
+                drain(&mut events);
+                events[n..].iter().any(|v| v.kind == oek::SENT)
+            },
         );
 
         // Kill switch: the strategy and Execution halt, nothing more becomes an order.
@@ -190,6 +217,34 @@ fn a_user_strategy_actor_trades_through_execution_is_supervised_and_stops_at_the
             (at_halt.orders_sent, at_halt.intents, at_halt.intents_placed),
             "an order left after the kill switch"
         );
+        // Every order the strategy had has ended, and it was told so under its intent.
+        drain(&mut events);
+        assert_eq!(replay(&events).0, []);
         e.assert_supervisor_alive();
     });
+}
+
+/// What a strategy was told, replayed: the orders (client order id, intent seq) still working
+/// after the last event, and the most that worked at once. Every end of an order (filled,
+/// cancelled, rejected, gone) must be of a working order, under the intent that placed it.
+fn replay(events: &[IntentEvent]) -> (Vec<(u64, u64)>, usize) {
+    let mut working: Vec<(u64, u64)> = vec![];
+    let mut most = 0;
+    for ev in events {
+        match ev.kind {
+            oek::SENT => {
+                working.push((ev.client_order_id, ev.intent_seq));
+                most = most.max(working.len());
+            }
+            oek::FILLED | oek::CANCELLED | oek::REJECTED | iek::GONE => {
+                let i = working
+                    .iter()
+                    .position(|&w| w == (ev.client_order_id, ev.intent_seq))
+                    .unwrap_or_else(|| panic!("the end of an order not working: {ev:?}"));
+                working.remove(i);
+            }
+            _ => {}
+        }
+    }
+    (working, most)
 }

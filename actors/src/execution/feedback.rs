@@ -6,14 +6,17 @@
 //! A pure state machine beside [`super::Execution`]: the live loop hands it each intent's
 //! [`IntentOutcome`] and each order report, and publishes what it returns. It remembers which
 //! client order ids belong to which intent, at most [`MAX_OPEN_ORDERS`] at once (the most the
-//! order table holds); an order that leaves Execution's table without a final report (the venue
-//! no longer lists it at a reconciliation) is forgotten oldest first when room is needed, and
-//! counted.
+//! order table holds), oldest forgotten first when room is needed, and counted. The journal
+//! records which orders were intents' (`FOR_INTENT`), so a restarted Execution takes the table
+//! up again from what it recovered ([`IntentFeedback::restore`]) and its strategies go on
+//! hearing of their orders: an order the venue no longer lists at the reconciliation ends with
+//! GONE.
 
 use runtime::msg::{
     intent_event_kind as iek, order_event_kind as oek, IntentEvent, OrderEvent, OrderIntent,
 };
 
+use super::journal::{jkind, RecoveredState};
 use super::{IntentOutcome, MAX_OPEN_ORDERS};
 
 /// Client order ids of intents' orders, with the seq of the intent that placed each.
@@ -38,6 +41,19 @@ impl IntentFeedback {
             live: Vec::with_capacity(MAX_OPEN_ORDERS),
             forgotten: 0,
         }
+    }
+
+    /// Take up the intents' orders a journal replay found open (after a restart, or a lost
+    /// venue session), in place of what the table held: the journal is what Execution's order
+    /// table is rebuilt from too. At most [`MAX_OPEN_ORDERS`], as Execution restores no more.
+    pub fn restore(&mut self, st: &RecoveredState) {
+        self.live.clear();
+        self.live.extend(
+            st.open_orders
+                .iter()
+                .filter_map(|o| Some((o.client_order_id, o.intent_seq?)))
+                .take(MAX_OPEN_ORDERS),
+        );
     }
 
     /// Intents' orders that may still have events to come.
@@ -91,16 +107,26 @@ impl IntentFeedback {
         }
     }
 
-    /// The event for a strategy in `ev`, a report of Execution, if its order was an intent's.
-    /// A final report (filled, cancelled, rejected) ends the order's entry.
+    /// The event for a strategy in `ev`, a report or journal record of Execution, if its order
+    /// was an intent's. A final report (filled, cancelled, rejected) or the journal's GONE (the
+    /// venue no longer lists it at a reconciliation) ends the order's entry; other journal-only
+    /// records say nothing to a strategy.
     pub fn order_event(&mut self, ev: &OrderEvent) -> Option<IntentEvent> {
+        let kind = match ev.kind {
+            jkind::GONE => iek::GONE,
+            k if k < jkind::INTENT => k,
+            _ => return None,
+        };
         let i = self
             .live
             .iter()
             .position(|&(cid, _)| cid == ev.client_order_id)?;
         let intent_seq = self.live[i].1;
         // Execution reports the last fill as FILLED (leaves 0), never as a partial.
-        if matches!(ev.kind, oek::FILLED | oek::CANCELLED | oek::REJECTED) {
+        if matches!(
+            kind,
+            oek::FILLED | oek::CANCELLED | oek::REJECTED | iek::GONE
+        ) {
             self.live.remove(i);
         }
         Some(IntentEvent {
@@ -114,7 +140,7 @@ impl IntentFeedback {
             leaves_qty_e8: ev.leaves_qty_e8,
             instrument_id: ev.instrument_id,
             reason: ev.reason,
-            kind: ev.kind,
+            kind,
             side: ev.side,
             ..Default::default()
         })

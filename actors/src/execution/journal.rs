@@ -52,6 +52,11 @@ pub mod jkind {
     /// Reconciliation found the order gone at the venue (filled or cancelled
     /// while we were down); it is closed locally.
     pub const GONE: u8 = 103;
+    /// The order `client_order_id` was placed for a user strategy's intent, whose seq is in
+    /// `venue_order_id` (the order has no venue id yet: this is written with its INTENT record,
+    /// before the send). A restarted Execution thus knows which recovered orders are
+    /// strategies', leaves them to their strategy and keeps reporting their lives to it.
+    pub const FOR_INTENT: u8 = 104;
 }
 
 /// First bytes of every journal file.
@@ -113,6 +118,8 @@ pub struct RecoveredOrder {
     pub state: RecoveredOrderState,
     pub cancel_sent: bool,
     pub modifications: u32,
+    /// Seq of the strategy intent that placed it (None: one of Execution's own quotes).
+    pub intent_seq: Option<u64>,
 }
 
 /// What the journal says, rebuilt by replaying it.
@@ -511,10 +518,16 @@ fn apply(st: &mut RecoveredState, open: &mut BTreeMap<u64, RecoveredOrder>, ev: 
         state,
         cancel_sent: false,
         modifications: 0,
+        intent_seq: None,
     };
     match ev.kind {
         jkind::INTENT => {
             open.insert(cid, new_order(RecoveredOrderState::Intent));
+        }
+        jkind::FOR_INTENT => {
+            if let Some(o) = open.get_mut(&cid) {
+                o.intent_seq = Some(ev.venue_order_id);
+            }
         }
         oek::SENT => {
             open.entry(cid)

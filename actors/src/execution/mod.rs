@@ -412,7 +412,8 @@ struct NewOrder {
     nev_inr: f64,
     /// The input's stamps (recv_ns = when the market data behind it was read).
     stamps: Stamps,
-    from_intent: bool,
+    /// Seq of the user strategy's intent it is placed for (None: Execution's own quote).
+    intent_seq: Option<u64>,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -816,9 +817,9 @@ impl Execution {
         if crosses {
             return Refused(IntentRefusal::Marketable);
         }
-        if out.remaining() < 3 {
+        if out.remaining() < 4 {
             // Cannot happen from the live loop (one intent per call, actions handled after
-            // each); refuse rather than drop the order's journal record or report.
+            // each); refuse rather than drop the order's journal records or report.
             return Blocked(BlockReason::OrderTable);
         }
         if let Err(r) = self
@@ -834,7 +835,7 @@ impl Execution {
             level: 0,
             nev_inr: 0.0,
             stamps: it.stamps,
-            from_intent: true,
+            intent_seq: Some(it.seq),
         };
         match self.place(new, now_ns, out) {
             0 => Blocked(BlockReason::OrderTable),
@@ -992,7 +993,7 @@ impl Execution {
                 cancel_pending: r.cancel_sent,
                 modify_pending: false,
                 modify_price_e8: 0,
-                from_intent: false,
+                from_intent: r.intent_seq.is_some(),
             });
         }
         self.position_e8 = st.position_e8;
@@ -1450,7 +1451,7 @@ impl Execution {
                         level: k,
                         nev_inr: est.nev_inr,
                         stamps: self.market.stamps,
-                        from_intent: false,
+                        intent_seq: None,
                     };
                     self.place(new, now_ns, out);
                 }
@@ -1474,7 +1475,7 @@ impl Execution {
             level,
             nev_inr,
             stamps: input_stamps,
-            from_intent,
+            intent_seq,
         } = new;
         let cid = self.next_cid;
         self.next_cid += 1;
@@ -1504,7 +1505,7 @@ impl Execution {
             cancel_pending: false,
             modify_pending: false,
             modify_price_e8: 0,
-            from_intent,
+            from_intent: intent_seq.is_some(),
         });
         let i = self.orders.len() - 1;
         let exempt = self
@@ -1525,6 +1526,13 @@ impl Execution {
         let mut intent = self.order_event(i, jkind::INTENT, now_ns, 0);
         intent.stamps = stamps;
         out.push(ExecAction::Journal(intent));
+        if let Some(seq) = intent_seq {
+            // Whose order it is, for a restarted Execution (written with the intent record).
+            let mut tag = self.order_event(i, jkind::FOR_INTENT, now_ns, 0);
+            tag.venue_order_id = seq;
+            tag.stamps = stamps;
+            out.push(ExecAction::Journal(tag));
+        }
         out.push(ExecAction::SendNew {
             client_order_id: cid,
             side: side_code,

@@ -149,8 +149,12 @@ impl ExecutionActor {
         // for reconciliation with the venue (even with no open order: the last run may have
         // died between a send and its journal record).
         let needs_reconcile = state.records > 0;
+        let mut feedback = IntentFeedback::new();
         if needs_reconcile {
             exec.restore(&state)?;
+            // The journal says which recovered orders are strategies' intents': their lives
+            // go on being reported, tagged with the same intent seqs.
+            feedback.restore(&state);
         }
         let signals = SignalRing::attach(&env.dir, SIGNAL_RING)
             .and_then(|r| r.consumer())
@@ -160,8 +164,7 @@ impl ExecutionActor {
         let intents = IntentRing::attach(&env.dir, INTENT_RING)
             .and_then(|r| r.consumer())
             .map_err(ring_err(INTENT_RING))?;
-        // A restarted Execution publishes on after its predecessor's last event; it does not
-        // know which of the orders it recovered were intents' (their events stop there).
+        // A restarted Execution publishes on after its predecessor's last event.
         let intent_events = IntentEventRing::attach(&env.dir, INTENT_EVENTS_RING)
             .and_then(|r| r.publisher())
             .map_err(ring_err(INTENT_EVENTS_RING))?;
@@ -176,7 +179,7 @@ impl ExecutionActor {
         Ok(ExecutionActor {
             orders_to_notify: false,
             intent_events,
-            feedback: IntentFeedback::new(),
+            feedback,
             events_to_notify: false,
             exec,
             journal,
@@ -329,6 +332,7 @@ impl ExecutionActor {
         match Journal::recover(&self.journal_path) {
             Ok(state) => {
                 if self.exec.restore(&state).is_ok() {
+                    self.feedback.restore(&state);
                     self.needs_reconcile = true;
                 }
             }
@@ -416,6 +420,11 @@ impl ExecutionActor {
                 ExecAction::Journal(ev) => {
                     if ev.kind == jkind::INTENT {
                         intent_stamps = ev.stamps;
+                    }
+                    // GONE: a strategy's order the venue no longer lists ends there (other
+                    // journal-only records say nothing to strategies).
+                    if let Some(ie) = self.feedback.order_event(&ev) {
+                        self.publish_intent_event(ie);
                     }
                     if self.journal.stage(&ev, now).is_err() {
                         self.journal_failure();
