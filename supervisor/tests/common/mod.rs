@@ -160,15 +160,34 @@ impl Engine {
         }
     }
 
+    /// The engine's control block, once the supervisor has created it; fails at once, with
+    /// the supervisor's log, if the supervisor exits first (a topology it refused, say).
     pub fn control(&self) -> Arc<ControlBlock> {
         let mut attached = None;
         wait_until("the control block", DEADLINE, || {
             attached = ShmDir::open(Some(&self.base), &self.name)
                 .ok()
                 .and_then(|d| ControlBlock::attach(&d).ok());
+            assert!(
+                attached.is_some() || !self.supervisor_exited(),
+                "the supervisor exited before creating its control block:\n{}",
+                self.log_tail()
+            );
             attached.is_some()
         });
         Arc::new(attached.unwrap())
+    }
+
+    /// Whether the supervisor process has exited (a zombie, not yet reaped, or gone).
+    fn supervisor_exited(&self) -> bool {
+        let pid = self.supervisor_pid();
+        match fs::read_to_string(format!("/proc/{pid}/stat")) {
+            Ok(stat) => stat
+                .rfind(')')
+                .and_then(|close| stat[close + 1..].split_whitespace().next())
+                .is_some_and(|state| state == "Z" || state == "X"),
+            Err(_) => true,
+        }
     }
 
     /// The engine's shared-memory directory, to attach to its rings.
