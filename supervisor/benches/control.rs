@@ -11,7 +11,9 @@
 //! Each is compared in the same run with its floor: for the kill switch, one doorbell rung from the
 //! housekeeping core → a thread parked on it on the actors' other core runs (the least any kill
 //! that must wake a parked actor there costs; the actors' longest idle sleep is printed as the
-//! bound if a wake were missed); for a restart, fork + exec + exit of `/bin/true` (the least a new
+//! bound if a wake were missed, and the same floor with the sleeper's timeout at 50 µs and
+//! 100 ms: a tail that does not grow with the timeout is the woken core late to run, not a lost
+//! wake); for a restart, fork + exec + exit of `/bin/true` (the least a new
 //! process costs) and a bare `supervisor --version` (exec of our binary, no engine).
 //!
 //! The bench polls the control block with short sleeps, never by spinning or yielding: it runs on
@@ -387,6 +389,14 @@ fn main() {
         &format!("doorbell core {housekeeping} → parked thread on core {actor_core} runs"),
         &doorbell_floor(actor_core, longest_sleep_us(&default).max(1), trials),
     );
+    // Whether the floor's tail is a wake ended only by the sleeper's timeout (it would grow
+    // with the timeout) or the woken core being late to run (it would not).
+    for sleep_us in [50, 100_000] {
+        report(
+            &format!("  same, the sleeper's timeout {sleep_us} µs"),
+            &doorbell_floor(actor_core, sleep_us, trials),
+        );
+    }
     for (scenario, (label, raw)) in [
         ("default (topology.ron)", &default),
         ("default with Backoff max_sleep_us 50", &fast),
