@@ -4,6 +4,7 @@ use actors::sentinel::{LockdownReason, Sentinel, SentinelAction, SentinelActions
 use runtime::msg::{
     emergency_action, get_str, order_event_kind as oek, side, Emergency, OrderEvent,
 };
+use runtime::telemetry::{SentinelCheckpoint, CHECKPOINT_PENDING_ACKS};
 
 const MS: u64 = 1_000_000;
 const S: u64 = 1_000 * MS;
@@ -352,6 +353,84 @@ fn inconsistent_config_is_rejected() {
 
 /// A restarted Sentinel carries on from its predecessor's checkpoint: the position it counts
 /// against the limit, the cash behind the daily PnL, the OTR counts, and the halts already sent.
+/// The acks a Sentinel waited for when it was killed are waited for by its successor, timed
+/// from when their orders were sent: a late one still locks down, a lost one is still counted.
+#[test]
+fn a_restored_sentinel_times_the_acks_its_predecessor_waited_for() {
+    let mut before = Sentinel::new(cfg()).unwrap();
+    let mut out = SentinelActions::new();
+    before.on_order_event(&sent(1, MS), MS, &mut out);
+    before.on_order_event(&sent(2, 2 * MS), 2 * MS, &mut out);
+    before.on_order_event(&sent(3, 3 * MS), 3 * MS, &mut out);
+    before.on_order_event(&ack(oek::ACCEPTED, 2, 4 * MS), 4 * MS, &mut out);
+    assert!(out.is_empty(), "2 ms round trip: nothing wrong");
+    let cp = before.checkpoint(4, 1);
+    let carried: Vec<(u64, u64)> = cp.pending_acks[..cp.pending_total as usize]
+        .iter()
+        .map(|a| (a.client_order_id, a.sent_ns))
+        .collect();
+    assert_eq!(carried, [(1, MS), (3, 3 * MS)], "outstanding, oldest first");
+
+    // Order 1's ack comes 25 ms after its send: over the 20 ms limit, though the successor
+    // started only 1 ms before it.
+    let mut after = Sentinel::new(cfg()).unwrap();
+    after.restore(&cp, 25 * MS, &mut out);
+    assert!(out.is_empty(), "nothing overdue yet at restore");
+    assert_eq!(after.pending_acks(), 2);
+    after.on_order_event(&ack(oek::ACCEPTED, 1, 26 * MS), 26 * MS, &mut out);
+    assert_eq!(entered(&out), Some(LockdownReason::RttHigh));
+    assert_eq!(after.rtt_stats().latest_ns, 25 * MS);
+    // One started from nothing has no send to time it from, and lets it by.
+    let mut fresh = Sentinel::new(cfg()).unwrap();
+    let mut fresh_out = SentinelActions::new();
+    fresh.on_order_event(&ack(oek::ACCEPTED, 1, 26 * MS), 26 * MS, &mut fresh_out);
+    assert!(fresh_out.is_empty());
+
+    // Order 3's ack never comes: overdue, then given up and counted lost (10 s).
+    let mut other = Sentinel::new(cfg()).unwrap();
+    out.clear();
+    other.restore(&cp, 5 * MS, &mut out);
+    other.on_tick(3 * MS + 21 * MS, &mut out);
+    assert_eq!(entered(&out), Some(LockdownReason::AckOverdue));
+    other.on_tick(3 * MS + 10 * S + 1, &mut out);
+    assert_eq!((other.pending_acks(), other.stats().acks_lost), (0, 2));
+}
+
+/// More acks outstanding than a checkpoint carries: the successor cannot time them all, so it
+/// holds lockdown until those it knows of are answered. Counts read from the (shared, maybe
+/// hostile) file are clamped.
+#[test]
+fn a_restored_sentinel_that_cannot_time_every_outstanding_ack_locks_down() {
+    let mut before = Sentinel::new(cfg()).unwrap();
+    let mut out = SentinelActions::new();
+    let n = CHECKPOINT_PENDING_ACKS as u64 + 3;
+    for cid in 1..=n {
+        before.on_order_event(&sent(cid, MS), MS, &mut out);
+    }
+    assert!(out.is_empty());
+    let cp = before.checkpoint(n, 1);
+    assert_eq!(cp.pending_total, n);
+    assert_eq!(
+        cp.pending_acks[0].client_order_id, 1,
+        "the oldest are carried"
+    );
+
+    let mut after = Sentinel::new(cfg()).unwrap();
+    after.restore(&cp, 2 * MS, &mut out);
+    assert_eq!(entered(&out), Some(LockdownReason::AckOverdue));
+    assert_eq!(after.pending_acks(), CHECKPOINT_PENDING_ACKS);
+
+    let hostile = SentinelCheckpoint {
+        pending_total: u64::MAX,
+        ..cp
+    };
+    let mut third = Sentinel::new(cfg()).unwrap();
+    out.clear();
+    third.restore(&hostile, 2 * MS, &mut out);
+    assert_eq!(third.pending_acks(), CHECKPOINT_PENDING_ACKS);
+    assert!(third.in_lockdown());
+}
+
 #[test]
 fn a_restored_sentinel_carries_on_from_the_checkpoint() {
     let c = SentinelConfig {

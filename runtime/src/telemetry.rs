@@ -316,6 +316,27 @@ pub struct SentinelCheckpoint {
     pub halts: u64,
     pub emergencies_sent: u64,
     pub emergency_seq: u64,
+    /// Acks the saver was waiting for (may exceed those carried in `pending_acks`).
+    pub pending_total: u64,
+    /// 1 if the saver had more unacknowledged orders than it tracks.
+    pub pending_overflow: u64,
+    /// The oldest [`CHECKPOINT_PENDING_ACKS`] of them, oldest first: the first
+    /// `min(pending_total, CHECKPOINT_PENDING_ACKS)` entries are used.
+    pub pending_acks: [PendingAck; CHECKPOINT_PENDING_ACKS],
+}
+
+/// Acks that a Sentinel checkpoint carries to the next incarnation, so that an order sent just
+/// before a restart is still timed (the acks of more, rare, put the successor in lockdown until
+/// those it knows of are answered).
+pub const CHECKPOINT_PENDING_ACKS: usize = 32;
+
+/// One order Sentinel waits to see acknowledged.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Pod, Zeroable)]
+pub struct PendingAck {
+    pub client_order_id: u64,
+    /// When its bytes were written (monotonic ns, the same clock in every process).
+    pub sent_ns: u64,
 }
 
 impl SentinelCheckpoint {

@@ -347,9 +347,14 @@ fn sigkilled_sentinel_carries_its_position_and_otr_on() {
         for round in 0..5 {
             let pid = c.slot(SENTINEL).pid();
             signal(pid, libc::SIGKILL);
-            wait_until("Sentinel back and beating", DEADLINE, || {
+            wait_until("Sentinel back", DEADLINE, || {
                 let s = c.slot(SENTINEL);
-                s.state() == actor_state::RUNNING && s.pid() != pid && s.heartbeat() > 0
+                s.state() == actor_state::RUNNING && s.pid() != pid
+            });
+            // The slot's heartbeat counts on across incarnations: beating is its moving on.
+            let beats = c.slot(SENTINEL).heartbeat();
+            wait_until("the new Sentinel beating", DEADLINE, || {
+                c.slot(SENTINEL).heartbeat() > beats
             });
             let x = exec_t(&c);
             println!(

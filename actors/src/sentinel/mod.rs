@@ -30,7 +30,9 @@ use crate::ActionBuf;
 use core::fmt::Write as _;
 use rtt::{RttStats, RttWindow};
 use runtime::msg::{emergency_action, order_event_kind as oek, side, Emergency, OrderEvent};
-use runtime::telemetry::{lockdown_reason, SentinelCheckpoint, SentinelTelemetry};
+use runtime::telemetry::{
+    lockdown_reason, PendingAck, SentinelCheckpoint, SentinelTelemetry, CHECKPOINT_PENDING_ACKS,
+};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
@@ -206,6 +208,8 @@ pub struct SentinelStats {
 pub struct Sentinel {
     cfg: SentinelConfig,
     rtt: RttWindow,
+    /// Orders waiting for their acknowledgement, oldest first (a checkpoint carries the
+    /// oldest).
     pending: Vec<Pending>,
     pending_overflow: bool,
     lockdown: LockdownReason,
@@ -295,10 +299,10 @@ impl Sentinel {
     }
 
     /// The state a restarted Sentinel must carry on from (position, cash, mark, OTR counts,
-    /// latched limit halts, counters), tagged with `orders_pos`, the position in `orders.ring`
-    /// up to which the reports are folded in. Not saved: the round-trip window and the acks
-    /// outstanding (a successor does not time the acks of orders sent before it started), and
-    /// the heartbeat watch (it samples afresh).
+    /// latched limit halts, counters, the acks it waits for, the oldest
+    /// [`CHECKPOINT_PENDING_ACKS`] of them), tagged with `orders_pos`, the position in
+    /// `orders.ring` up to which the reports are folded in. Not saved: the round-trip window
+    /// (samples are statistics, not obligations) and the heartbeat watch (it samples afresh).
     pub fn checkpoint(&self, orders_pos: u64, saves: u64) -> SentinelCheckpoint {
         let mut cp = SentinelCheckpoint {
             saves,
@@ -318,6 +322,15 @@ impl Sentinel {
             ..SentinelCheckpoint::default()
         };
         cp.set_cash_e8(self.cash_e8);
+        cp.pending_total = self.pending.len() as u64;
+        cp.pending_overflow = self.pending_overflow as u64;
+        // `pending` is kept oldest first.
+        for (slot, p) in cp.pending_acks.iter_mut().zip(&self.pending) {
+            *slot = PendingAck {
+                client_order_id: p.client_order_id,
+                sent_ns: p.sent_ns,
+            };
+        }
         cp
     }
 
@@ -342,6 +355,22 @@ impl Sentinel {
         self.stats.halts = cp.halts;
         self.emergencies_sent = cp.emergencies_sent;
         self.emergency_seq = cp.emergency_seq;
+        // The acks the predecessor waited for are waited for on (their RTT and give-up
+        // timers run from when the orders were sent). Counts from the file are clamped.
+        let carried = (cp.pending_total.min(CHECKPOINT_PENDING_ACKS as u64) as usize)
+            .min(self.cfg.max_pending_acks);
+        self.pending.clear();
+        self.pending
+            .extend(cp.pending_acks[..carried].iter().map(|a| Pending {
+                client_order_id: a.client_order_id,
+                sent_ns: a.sent_ns,
+            }));
+        // Acks it waited for that were not carried cannot be timed: as with more than it
+        // tracks, lockdown until those it knows of are answered.
+        self.pending_overflow = cp.pending_overflow != 0 || cp.pending_total > carried as u64;
+        if self.pending_overflow {
+            self.bad(now_ns, LockdownReason::AckOverdue, 0, out);
+        }
         self.check_limits(now_ns, out);
         self.check_otr(now_ns, out);
     }
@@ -449,7 +478,7 @@ impl Sentinel {
             oek::MODIFY_SENT | oek::CANCEL_SENT => self.count_order(ev),
             oek::ACCEPTED | oek::OPEN | oek::REJECTED => {
                 if let Some(i) = self.pending_index(ev.client_order_id) {
-                    let p = self.pending.swap_remove(i);
+                    let p = self.pending.remove(i);
                     let ack_ns = first_nonzero(&[ev.stamps.recv_ns, now_ns]);
                     let rtt_ns = ack_ns.saturating_sub(p.sent_ns);
                     self.rtt.push(rtt_ns);
@@ -462,7 +491,7 @@ impl Sentinel {
                 // A fill or cancel proves the venue knew the order; an ack that
                 // never came is no longer waited for (no RTT sample: unknown).
                 if let Some(i) = self.pending_index(ev.client_order_id) {
-                    self.pending.swap_remove(i);
+                    self.pending.remove(i);
                 }
                 if ev.kind != oek::CANCELLED && ev.fill_qty_e8 > 0 {
                     self.on_fill(ev, now_ns, out);
@@ -504,7 +533,7 @@ impl Sentinel {
             let p = self.pending[i];
             let waited_ns = now_ns.saturating_sub(p.sent_ns);
             if waited_ns > self.cfg.ack_give_up_ns {
-                self.pending.swap_remove(i);
+                self.pending.remove(i);
                 self.stats.acks_lost += 1;
                 self.bad(now_ns, LockdownReason::AckOverdue, waited_ns, out);
                 continue;
