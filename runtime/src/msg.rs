@@ -234,6 +234,13 @@ pub mod intent_event_kind {
     /// venue session, the venue no longer listed it (filled or cancelled meanwhile). Fills
     /// Execution did not see come back as a correction of its position, not as fill events.
     pub const GONE: u8 = 68;
+
+    /// Whether an event of `kind` ends the life of an order placed for an intent: filled,
+    /// cancelled, rejected or gone. (A partial fill, SENT, ACCEPTED, OPEN, MODIFIED: it works on.)
+    pub const fn ends_order(kind: u8) -> bool {
+        use super::order_event_kind as oek;
+        matches!(kind, oek::FILLED | oek::CANCELLED | oek::REJECTED | GONE)
+    }
 }
 
 /// Execution → user strategy actors (`intent_events.ring`): what became of their intents and of

@@ -170,10 +170,10 @@ impl Momentum {
             // Not placed: the reason is in `ev.reason` (Execution's IntentRefusal or
             // BlockReason code); a real strategy would log or back off here.
             iek::REFUSED | iek::BLOCKED | iek::DROPPED => true,
-            // GONE: Execution restarted and the venue no longer had it (filled or cancelled
-            // meanwhile); Execution's position carries any fill it missed.
-            oek::FILLED | oek::CANCELLED | oek::REJECTED | iek::GONE => true,
-            _ => false, // SENT, ACCEPTED, OPEN, a partial fill: still working
+            // Filled, cancelled, rejected, or GONE: Execution restarted and the venue no
+            // longer had it (filled or cancelled meanwhile; Execution's position carries any
+            // fill it missed). SENT, ACCEPTED, OPEN, a partial fill: still working.
+            k => iek::ends_order(k),
         };
         if over {
             self.outstanding = None;

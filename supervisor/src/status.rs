@@ -92,8 +92,9 @@ pub fn supervisor_running(engine_dir: &Path) -> bool {
     rc != 0
 }
 
-/// Fields of /proc/PID/stat after the command name; `fields[0]` is field 3 (state).
-fn proc_stat_fields(pid: u32) -> Option<Vec<String>> {
+/// Fields of /proc/PID/stat after the command name; `fields[0]` is field 3 (state). `None` if
+/// the process is gone.
+pub fn proc_stat_fields(pid: u32) -> Option<Vec<String>> {
     let text = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The command name may contain spaces and parentheses: split after the last ')'.
     let rest = &text[text.rfind(')')? + 1..];

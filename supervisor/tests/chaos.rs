@@ -211,6 +211,14 @@ fn chaos(secs: u64, seed: u64) {
     wait_until("every heartbeat to advance", DEADLINE, || {
         (0..c.actor_count()).all(|i| c.slot(i).heartbeat() > beats[i])
     });
+    // A chaos that ends with a venue freeze, or an order whose ack died with a venue, leaves
+    // Sentinel's lockdown on for its healthy period (2 s) after the last late or given-up (10
+    // s) ack: it must lift by itself.
+    wait_until(
+        "Sentinel's lockdown lifted after the chaos",
+        DEADLINE,
+        || !c.lockdown().0,
+    );
     let (code, out, err) = e.cli(&["status", "--json", "--sample-ms", "0"]);
     assert_eq!(code, 0, "{out}{err}");
     let status: serde_json::Value = serde_json::from_str(&out).unwrap();

@@ -12,9 +12,7 @@
 //! hearing of their orders: an order the venue no longer lists at the reconciliation ends with
 //! GONE.
 
-use runtime::msg::{
-    intent_event_kind as iek, order_event_kind as oek, IntentEvent, OrderEvent, OrderIntent,
-};
+use runtime::msg::{intent_event_kind as iek, IntentEvent, OrderEvent, OrderIntent};
 
 use super::journal::{jkind, RecoveredState};
 use super::{IntentOutcome, MAX_OPEN_ORDERS};
@@ -114,6 +112,7 @@ impl IntentFeedback {
     pub fn order_event(&mut self, ev: &OrderEvent) -> Option<IntentEvent> {
         let kind = match ev.kind {
             jkind::GONE => iek::GONE,
+            // Journal-only kinds start at INTENT (100); below it are the reports' own kinds.
             k if k < jkind::INTENT => k,
             _ => return None,
         };
@@ -123,10 +122,7 @@ impl IntentFeedback {
             .position(|&(cid, _)| cid == ev.client_order_id)?;
         let intent_seq = self.live[i].1;
         // Execution reports the last fill as FILLED (leaves 0), never as a partial.
-        if matches!(
-            kind,
-            oek::FILLED | oek::CANCELLED | oek::REJECTED | iek::GONE
-        ) {
+        if iek::ends_order(kind) {
             self.live.remove(i);
         }
         Some(IntentEvent {

@@ -177,12 +177,6 @@ impl SentinelConfig {
 }
 
 #[derive(Clone, Copy, Debug, Default)]
-struct Pending {
-    client_order_id: u64,
-    sent_ns: u64,
-}
-
-#[derive(Clone, Copy, Debug, Default)]
 struct Watched {
     seen: bool,
     counter: u64,
@@ -210,7 +204,7 @@ pub struct Sentinel {
     rtt: RttWindow,
     /// Orders waiting for their acknowledgement, oldest first (a checkpoint carries the
     /// oldest).
-    pending: Vec<Pending>,
+    pending: Vec<PendingAck>,
     pending_overflow: bool,
     lockdown: LockdownReason,
     lockdown_since_ns: u64,
@@ -325,12 +319,8 @@ impl Sentinel {
         cp.pending_total = self.pending.len() as u64;
         cp.pending_overflow = self.pending_overflow as u64;
         // `pending` is kept oldest first.
-        for (slot, p) in cp.pending_acks.iter_mut().zip(&self.pending) {
-            *slot = PendingAck {
-                client_order_id: p.client_order_id,
-                sent_ns: p.sent_ns,
-            };
-        }
+        let n = self.pending.len().min(CHECKPOINT_PENDING_ACKS);
+        cp.pending_acks[..n].copy_from_slice(&self.pending[..n]);
         cp
     }
 
@@ -360,11 +350,7 @@ impl Sentinel {
         let carried = (cp.pending_total.min(CHECKPOINT_PENDING_ACKS as u64) as usize)
             .min(self.cfg.max_pending_acks);
         self.pending.clear();
-        self.pending
-            .extend(cp.pending_acks[..carried].iter().map(|a| Pending {
-                client_order_id: a.client_order_id,
-                sent_ns: a.sent_ns,
-            }));
+        self.pending.extend_from_slice(&cp.pending_acks[..carried]);
         // Acks it waited for that were not carried cannot be timed: as with more than it
         // tracks, lockdown until those it knows of are answered.
         self.pending_overflow = cp.pending_overflow != 0 || cp.pending_total > carried as u64;
@@ -464,7 +450,7 @@ impl Sentinel {
                 self.count_order(ev);
                 let sent_ns = first_nonzero(&[ev.request_sent_ns, ev.stamps.publish_ns, now_ns]);
                 if self.pending.len() < self.cfg.max_pending_acks {
-                    self.pending.push(Pending {
+                    self.pending.push(PendingAck {
                         client_order_id: ev.client_order_id,
                         sent_ns,
                     });

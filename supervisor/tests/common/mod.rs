@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use runtime::control::ControlBlock;
 use runtime::shm::ShmDir;
+use supervisor::status::proc_stat_fields;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_supervisor");
 /// Generous deadline for anything the engine should do "soon" on a loaded 2-core machine.
@@ -180,14 +181,8 @@ impl Engine {
 
     /// Whether the supervisor process has exited (a zombie, not yet reaped, or gone).
     fn supervisor_exited(&self) -> bool {
-        let pid = self.supervisor_pid();
-        match fs::read_to_string(format!("/proc/{pid}/stat")) {
-            Ok(stat) => stat
-                .rfind(')')
-                .and_then(|close| stat[close + 1..].split_whitespace().next())
-                .is_some_and(|state| state == "Z" || state == "X"),
-            Err(_) => true,
-        }
+        proc_stat_fields(self.supervisor_pid())
+            .is_none_or(|f| matches!(f.first().map(String::as_str), Some("Z" | "X")))
     }
 
     /// The engine's shared-memory directory, to attach to its rings.
@@ -272,29 +267,16 @@ impl Drop for Engine {
 
 /// Processes whose parent is `ppid` (from /proc/PID/stat field 4).
 pub fn children_of(ppid: u32) -> Vec<u32> {
-    let mut out = Vec::new();
     let Ok(dir) = fs::read_dir("/proc") else {
-        return out;
+        return Vec::new();
     };
-    for e in dir.flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            continue;
-        };
-        let Some(close) = stat.rfind(')') else {
-            continue;
-        };
-        let parent = stat[close + 2..]
-            .split(' ')
-            .nth(1)
-            .and_then(|p| p.parse::<u32>().ok());
-        if parent == Some(ppid) {
-            out.push(pid);
-        }
-    }
-    out
+    dir.flatten()
+        .filter_map(|e| e.file_name().to_string_lossy().parse::<u32>().ok())
+        .filter(|&pid| {
+            proc_stat_fields(pid)
+                .is_some_and(|f| f.get(1).and_then(|p| p.parse().ok()) == Some(ppid))
+        })
+        .collect()
 }
 
 pub fn cmdline(pid: u32) -> String {
