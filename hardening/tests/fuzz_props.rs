@@ -199,7 +199,7 @@ proptest! {
 
 fn arb_frame_bytes() -> impl Strategy<Value = Vec<u8>> {
     use venue::protocol::*;
-    let fixed = (0u8..15, any::<[u64; 8]>(), any::<u64>()).prop_map(|(k, w, seq)| {
+    let fixed = (0u8..16, any::<[u64; 8]>(), any::<u64>()).prop_map(|(k, w, seq)| {
         let f = match k {
             0 => Frame::Logon(Logon {
                 account: w[0] as u32,
@@ -245,7 +245,14 @@ fn arb_frame_bytes() -> impl Strategy<Value = Vec<u8>> {
             11 => Frame::Rejected(RejectedMsg::default()),
             12 => Frame::OrderAccepted(OrderAcceptedMsg::default()),
             13 => Frame::Cancelled(CancelledMsg::default()),
-            _ => Frame::Modified(ModifiedMsg::default()),
+            14 => Frame::Modified(ModifiedMsg::default()),
+            _ => Frame::PositionReport(PositionReportMsg {
+                instrument_id: w[0] as u32,
+                position_e8: w[1] as i64,
+                bought_e8: w[2] as i64,
+                sold_e8: w[3] as i64,
+                venue_ns: w[4],
+            }),
         };
         let mut out = Vec::new();
         encode(&f, seq, &mut out);

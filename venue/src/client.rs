@@ -8,8 +8,8 @@
 
 use crate::protocol::{
     decode, encode, error_code, CancelOrderMsg, DecodeError, ErrorFrame, Frame, Header, Heartbeat,
-    Logon, LogonAck, Logout, ModifyOrderMsg, NewOrderMsg, SnapshotRequestMsg, HEADER_LEN,
-    MAX_BODY_LEN,
+    Logon, LogonAck, Logout, ModifyOrderMsg, NewOrderMsg, PositionReportMsg, SnapshotRequestMsg,
+    HEADER_LEN, MAX_BODY_LEN,
 };
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -33,6 +33,14 @@ pub enum ClientError {
     SendBufferFull { pending: usize },
     #[error("no LogonAck within {0} ms")]
     LogonTimeout(u64),
+    #[error("the venue sent {got} of its {expected} position reports within {timeout_ms} ms of the logon")]
+    PositionsTimeout {
+        got: usize,
+        expected: u32,
+        timeout_ms: u64,
+    },
+    #[error("the venue's LogonAck announces {0} instruments; a client takes at most {max}", max = POSITIONS_MAX)]
+    TooManyInstruments(u32),
     #[error("venue error {code}: {detail}")]
     Venue { code: u16, detail: String },
 }
@@ -268,10 +276,14 @@ fn venue_error(e: &ErrorFrame) -> ClientError {
     }
 }
 
+/// Position reports an order-entry client accepts after its logon (one per instrument).
+pub const POSITIONS_MAX: usize = 4_096;
+
 /// Order-entry session.
 pub struct OrderClient {
     conn: Conn,
     ack: LogonAck,
+    positions: Vec<PositionReportMsg>,
 }
 
 impl OrderClient {
@@ -309,11 +321,48 @@ impl OrderClient {
             }
         }
         let ack = ack.unwrap_or(Err(ClientError::Closed))?;
-        Ok(OrderClient { conn, ack })
+        // The venue follows LogonAck with one PositionReport per instrument, before anything
+        // else: the session is not handed out until the account's position is known.
+        if ack.instruments as usize > POSITIONS_MAX {
+            return Err(ClientError::TooManyInstruments(ack.instruments));
+        }
+        let mut positions = Vec::with_capacity(ack.instruments as usize);
+        let mut failed: Option<ClientError> = None;
+        while positions.len() < ack.instruments as usize {
+            if std::time::Instant::now() > deadline {
+                return Err(ClientError::PositionsTimeout {
+                    got: positions.len(),
+                    expected: ack.instruments,
+                    timeout_ms: cfg.connect_timeout_ms,
+                });
+            }
+            let n = conn.poll(1, |_, f| match f {
+                Frame::PositionReport(p) => positions.push(*p),
+                Frame::Error(e) => failed = Some(venue_error(e)),
+                _ => {}
+            })?;
+            if let Some(e) = failed {
+                return Err(e);
+            }
+            if n == 0 {
+                std::thread::sleep(Duration::from_micros(200));
+            }
+        }
+        Ok(OrderClient {
+            conn,
+            ack,
+            positions,
+        })
     }
 
     pub fn logon_ack(&self) -> LogonAck {
         self.ack
+    }
+
+    /// The account's position in each instrument as the venue reported it at logon (every
+    /// fill of every earlier session, delivered or not), in the venue's instrument order.
+    pub fn logon_positions(&self) -> &[PositionReportMsg] {
+        &self.positions
     }
 
     /// Send a new order now; `send_ns` is stamped from the clock.

@@ -36,6 +36,8 @@ pub mod msg_type {
     pub const REJECTED: u8 = 24;
     pub const CANCEL_REJECTED: u8 = 25;
     pub const MODIFIED: u8 = 26;
+    /// The account's position in one instrument, sent after `LogonAck` (one per instrument).
+    pub const POSITION_REPORT: u8 = 27;
     pub const BOOK_DELTA: u8 = 30;
     pub const SNAPSHOT: u8 = 31;
     pub const TRADE_PRINT: u8 = 32;
@@ -295,6 +297,22 @@ pub struct ModifiedMsg {
     pub venue_ns: u64,
 }
 
+/// The account's position in one instrument as the venue's matching engine has it: every
+/// fill of every session the account ever had, delivered or not. The venue sends one per
+/// instrument, in instrument order, right after `LogonAck` and before anything else, so a
+/// client that lost fills with its last session (it died between the venue's write and its
+/// own journal) learns its true position before it trades.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PositionReportMsg {
+    pub instrument_id: u32,
+    /// Net position: bought minus sold (quantity e8).
+    pub position_e8: i64,
+    /// Total quantity bought and sold (e8): two accounts with the same net can differ here.
+    pub bought_e8: i64,
+    pub sold_e8: i64,
+    pub venue_ns: u64,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct TradePrintMsg {
     pub instrument_id: u32,
@@ -389,6 +407,7 @@ pub enum Frame<'a> {
     Rejected(RejectedMsg),
     CancelRejected(CancelRejectedMsg),
     Modified(ModifiedMsg),
+    PositionReport(PositionReportMsg),
     BookDelta(BookDelta<'a>),
     Snapshot(Snapshot<'a>),
     TradePrint(TradePrintMsg),
@@ -449,6 +468,7 @@ pub fn fixed_body_len(t: u8) -> Option<u32> {
         REJECTED => 24,
         CANCEL_REJECTED => 32,
         MODIFIED => 56,
+        POSITION_REPORT => 40,
         TRADE_PRINT => 40,
         SNAPSHOT_REQUEST => 8,
         _ => return None,
@@ -645,6 +665,13 @@ fn decode_body(t: u8, b: &[u8]) -> Result<Frame<'_>, DecodeError> {
             qty_e8: le_i64(b, 32),
             leaves_qty_e8: le_i64(b, 40),
             venue_ns: le_u64(b, 48),
+        }),
+        POSITION_REPORT => Frame::PositionReport(PositionReportMsg {
+            instrument_id: le_u32(b, 0),
+            position_e8: le_i64(b, 8),
+            bought_e8: le_i64(b, 16),
+            sold_e8: le_i64(b, 24),
+            venue_ns: le_u64(b, 32),
         }),
         TRADE_PRINT => Frame::TradePrint(TradePrintMsg {
             instrument_id: le_u32(b, 0),
@@ -878,6 +905,13 @@ pub fn encode(frame: &Frame<'_>, seq: u64, out: &mut Vec<u8>) -> usize {
             .i64(40, m.leaves_qty_e8)
             .u64(48, m.venue_ns)
             .emit(out, MODIFIED, seq),
+        Frame::PositionReport(m) => Body::<40>::new()
+            .u32(0, m.instrument_id)
+            .i64(8, m.position_e8)
+            .i64(16, m.bought_e8)
+            .i64(24, m.sold_e8)
+            .u64(32, m.venue_ns)
+            .emit(out, POSITION_REPORT, seq),
         Frame::TradePrint(m) => Body::<40>::new()
             .u32(0, m.instrument_id)
             .u8(4, m.aggressor_side)

@@ -9,7 +9,7 @@ use crate::config::VenueConfig;
 use crate::latency::LatencyControl;
 use crate::protocol::{
     decode, decode_header, encode, error_code, error_frame, DecodeError, Frame, Heartbeat,
-    LogonAck, Logout, HEADER_LEN,
+    LogonAck, Logout, PositionReportMsg, HEADER_LEN,
 };
 use crate::sim::{Request, SessionId, SimVenue, VenueSink};
 use std::io::{ErrorKind, Read, Write};
@@ -560,6 +560,20 @@ impl Server {
                         self.next_session_no += 1;
                         c.out_seq += 1;
                         encode(&Frame::LogonAck(ack), c.out_seq, &mut c.wbuf);
+                        // Then the account's position in each instrument, before anything
+                        // else: a client that lost fills with its last session learns them.
+                        let venue_ns = crate::wall_clock_ns();
+                        for p in self.sim.positions(account) {
+                            let report = PositionReportMsg {
+                                instrument_id: p.instrument_id,
+                                position_e8: p.position_e8,
+                                bought_e8: p.bought_e8,
+                                sold_e8: p.sold_e8,
+                                venue_ns,
+                            };
+                            c.out_seq += 1;
+                            encode(&Frame::PositionReport(report), c.out_seq, &mut c.wbuf);
+                        }
                     }
                     Err(e) => {
                         Self::send_error(

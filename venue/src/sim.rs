@@ -76,6 +76,8 @@ pub enum SessionError {
     AccountInUse(u32),
     #[error("too many sessions")]
     TooMany,
+    #[error("the venue keeps positions for {0} accounts and has no room for another")]
+    TooManyAccounts(usize),
     #[error("session's inbound queue is full")]
     QueueFull,
     #[error("no such session")]
@@ -114,6 +116,19 @@ pub struct SimStats {
     pub dropped_on_close: u64,
 }
 
+/// An account's position in one instrument: every fill of every session it had.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AccountPosition {
+    pub instrument_id: u32,
+    /// Bought minus sold (quantity e8).
+    pub position_e8: i64,
+    pub bought_e8: i64,
+    pub sold_e8: i64,
+}
+
+/// Accounts whose positions the venue keeps (every account that ever logged on).
+pub const ACCOUNTS_MAX: usize = 4_096;
+
 /// Requests queued per session before `submit` refuses.
 pub const SESSION_QUEUE_MAX: usize = 65_536;
 /// Synthetic events processed per `advance` call at most (a limit on catch-up work).
@@ -129,6 +144,9 @@ pub struct SimVenue {
     md_delay: bool,
     sessions: Vec<Option<Session>>,
     max_sessions: usize,
+    /// Positions by account (at most [`ACCOUNTS_MAX`]), one entry per instrument, in the
+    /// order of `published`. Kept for the venue's life: sessions come and go.
+    positions: Vec<(u32, Vec<AccountPosition>)>,
     /// venue_ns = now_ns + offset (wall clock for the server, anything for a backtest).
     venue_time_offset_ns: i128,
     events: Vec<ExecEvent>,
@@ -194,6 +212,7 @@ impl SimVenue {
             md_delay: cfg.latency.apply_to_market_data,
             sessions: Vec::new(),
             max_sessions: cfg.max_sessions as usize,
+            positions: Vec::new(),
             venue_time_offset_ns,
             events: Vec::with_capacity(1024),
             md_seq: 0,
@@ -263,6 +282,13 @@ impl SimVenue {
         }
         if self.sessions.iter().flatten().any(|s| s.account == account) {
             return Err(SessionError::AccountInUse(account));
+        }
+        let free = self.sessions.iter().any(|s| s.is_none());
+        if !free && self.sessions.len() >= self.max_sessions {
+            return Err(SessionError::TooMany);
+        }
+        if self.position_book(account).is_none() {
+            return Err(SessionError::TooManyAccounts(ACCOUNTS_MAX));
         }
         let s = Session {
             account,
@@ -461,6 +487,63 @@ impl SimVenue {
         }
     }
 
+    /// The account's position in every instrument, in instrument order (all zero for an
+    /// account the venue has never seen). What the server reports after each `LogonAck`.
+    pub fn positions(&self, account: u32) -> Vec<AccountPosition> {
+        match self.positions.iter().find(|p| p.0 == account) {
+            Some(p) => p.1.clone(),
+            None => self
+                .published
+                .iter()
+                .map(|p| AccountPosition {
+                    instrument_id: p.0,
+                    ..Default::default()
+                })
+                .collect(),
+        }
+    }
+
+    /// The account's entry, made on first use; `None` when [`ACCOUNTS_MAX`] accounts have one.
+    fn position_book(&mut self, account: u32) -> Option<&mut Vec<AccountPosition>> {
+        let i = match self.positions.iter().position(|p| p.0 == account) {
+            Some(i) => i,
+            None => {
+                if self.positions.len() >= ACCOUNTS_MAX {
+                    return None;
+                }
+                let book = self
+                    .published
+                    .iter()
+                    .map(|p| AccountPosition {
+                        instrument_id: p.0,
+                        ..Default::default()
+                    })
+                    .collect();
+                self.positions.push((account, book));
+                self.positions.len() - 1
+            }
+        };
+        Some(&mut self.positions[i].1)
+    }
+
+    fn book_fill(&mut self, account: u32, instrument_id: u32, side: u8, qty_e8: i64) {
+        let Some(book) = self.position_book(account) else {
+            // Cannot happen: an account trades only through a session, and a session is
+            // opened only once its account has an entry.
+            return;
+        };
+        let Some(p) = book.iter_mut().find(|p| p.instrument_id == instrument_id) else {
+            return;
+        };
+        if side == runtime::msg::side::BUY {
+            p.bought_e8 = p.bought_e8.saturating_add(qty_e8);
+            p.position_e8 = p.position_e8.saturating_add(qty_e8);
+        } else {
+            p.sold_e8 = p.sold_e8.saturating_add(qty_e8);
+            p.position_e8 = p.position_e8.saturating_sub(qty_e8);
+        }
+    }
+
     fn session_of(&self, account: u32) -> Option<usize> {
         self.sessions
             .iter()
@@ -514,6 +597,17 @@ impl SimVenue {
                     };
                     if account == MARKET_ACCOUNT {
                         continue;
+                    }
+                    // The position moves when the engine matches, whether or not the
+                    // response ever reaches the client.
+                    if let ExecEvent::Fill {
+                        instrument_id,
+                        side,
+                        qty_e8,
+                        ..
+                    } = *ev
+                    {
+                        self.book_fill(account, instrument_id, side, qty_e8);
                     }
                     let Some(si) = self.session_of(account) else {
                         continue;

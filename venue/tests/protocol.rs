@@ -242,6 +242,17 @@ fn arb_fixed_frame() -> impl Strategy<Value = Frame<'static>> {
         ),
         any::<u32>()
             .prop_map(|instrument_id| Frame::SnapshotRequest(SnapshotRequestMsg { instrument_id })),
+        (any::<u32>(), i, i, i, u).prop_map(
+            |(instrument_id, position_e8, bought_e8, sold_e8, venue_ns)| {
+                Frame::PositionReport(PositionReportMsg {
+                    instrument_id,
+                    position_e8,
+                    bought_e8,
+                    sold_e8,
+                    venue_ns,
+                })
+            }
+        ),
     ]
 }
 

@@ -198,4 +198,44 @@ fn replay_market_md_matches_book_and_orders_fill_by_the_rules() {
         other => panic!("unexpected {other:?}"),
     }
     assert_eq!(v.replay_errors(), 0);
+    // The venue's position for the account: the aggressive 0.002 and the passive fills, bought;
+    // what a new session would be told after its LogonAck.
+    let pos = v.positions(5);
+    assert_eq!(pos.len(), 1);
+    assert_eq!(
+        (
+            pos[0].instrument_id,
+            pos[0].position_e8,
+            pos[0].bought_e8,
+            pos[0].sold_e8
+        ),
+        (1, qty + filled, qty + filled, 0)
+    );
+    assert_eq!(
+        v.positions(6)[0].position_e8,
+        0,
+        "an account never seen is flat"
+    );
+}
+
+/// The venue keeps positions for at most `ACCOUNTS_MAX` accounts: one more is refused a session
+/// with its own error (never a panic, never an unbounded table), and accounts it knows still
+/// log on.
+#[test]
+fn positions_are_kept_for_a_bounded_number_of_accounts() {
+    use venue::sim::{SessionError, ACCOUNTS_MAX};
+    let cfg = VenueConfig::for_tests(
+        vec![nse_equity(1, "RELI", "1400.00").unwrap()],
+        MarketFile::Synthetic(Default::default()),
+    );
+    let mut v = SimVenue::new(&cfg, 0).unwrap();
+    for account in 1..=ACCOUNTS_MAX as u32 {
+        let sid = v.open_session(account, 1).unwrap();
+        v.close_session(sid, 0);
+    }
+    assert_eq!(
+        v.open_session(ACCOUNTS_MAX as u32 + 1, 1),
+        Err(SessionError::TooManyAccounts(ACCOUNTS_MAX))
+    );
+    assert!(v.open_session(7, 1).is_ok());
 }

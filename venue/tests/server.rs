@@ -130,6 +130,15 @@ fn order_life_cycle_over_loopback() {
         let mut a = logged_on(&h, 11, 1);
         let mut b = logged_on(&h, 22, 2);
         assert_eq!(a.logon_ack().instruments, 1);
+        // A first session: flat in the one instrument.
+        assert_eq!(
+            a.logon_positions(),
+            &[PositionReportMsg {
+                instrument_id: 1,
+                venue_ns: a.logon_positions()[0].venue_ns,
+                ..Default::default()
+            }]
+        );
         // A rests a sell of 10 at 1400.10: accepted then open.
         a.send_new_order(new_order(1, side::SELL, 1400 * S + 10_000_000, 10 * S))
             .unwrap();
@@ -141,8 +150,8 @@ fn order_life_cycle_over_loopback() {
             .collect();
         assert!(matches!(kinds[0], Frame::OrderAccepted(m) if m.client_order_id == 1));
         assert!(matches!(kinds[1], Frame::OrderOpen(m) if m.leaves_qty_e8 == 10 * S));
-        // Response sequence numbers are dense from 1 (LogonAck was 1).
-        assert_eq!(seen[0].0, 2);
+        // Response sequence numbers are dense from 1 (LogonAck was 1, the position report 2).
+        assert_eq!(seen[0].0, 3);
         // B buys 4 at 1401: fills at the resting price 1400.10.
         b.send_new_order(new_order(7, side::BUY, 1401 * S, 4 * S))
             .unwrap();
@@ -213,6 +222,83 @@ fn order_life_cycle_over_loopback() {
                 ..
             })
         ));
+        h.stop().unwrap();
+    });
+}
+
+/// Log on as `account`, retrying while the venue still holds the account's previous session
+/// (it closes it on its own thread after the socket closes).
+fn logged_on_again(h: &server::ServerHandle, account: u32, stp: u64) -> OrderClient {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match OrderClient::connect(
+            h.order_entry_addr(),
+            logon(account, stp),
+            ClientConfig::default(),
+        ) {
+            Ok(c) => return c,
+            Err(ClientError::Venue { code, .. }) if code == error_code::UNEXPECTED => {
+                assert!(
+                    Instant::now() < deadline,
+                    "the venue kept account {account}'s old session open for 10 s"
+                );
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            Err(e) => panic!("log on again as {account}: {e}"),
+        }
+    }
+}
+
+/// The venue's position is every fill it matched, not every fill it delivered: a session that
+/// closes before reading its fill still finds it in the position report of its next logon.
+#[test]
+fn a_new_session_is_told_the_position_its_last_session_never_read() {
+    watchdog(|| {
+        let h = server::start(quiet_config()).unwrap();
+        let mut a = logged_on(&h, 11, 1);
+        let mut b = logged_on(&h, 22, 2);
+        a.send_new_order(new_order(1, side::SELL, 1400 * S + 10_000_000, 10 * S))
+            .unwrap();
+        wait_for(&mut a, |f| matches!(f, Frame::OrderOpen(_)));
+        // B takes 4, then 3 more: two fills against A's resting sell.
+        b.send_new_order(new_order(7, side::BUY, 1401 * S, 4 * S))
+            .unwrap();
+        wait_for(&mut b, |f| matches!(f, Frame::Fill(_)));
+        b.send_new_order(new_order(8, side::BUY, 1401 * S, 3 * S))
+            .unwrap();
+        wait_for(&mut b, |f| matches!(f, Frame::Fill(_)));
+        // A goes away without reading either fill; the rest of its order is cancelled.
+        drop(a);
+        let a = logged_on_again(&h, 11, 1);
+        let p = a.logon_positions();
+        assert_eq!(p.len(), 1);
+        assert_eq!(
+            (
+                p[0].instrument_id,
+                p[0].position_e8,
+                p[0].bought_e8,
+                p[0].sold_e8
+            ),
+            (1, -7 * S, 0, 7 * S)
+        );
+        // B, still connected, bought 7; its next session says so too.
+        drop(b);
+        let b = logged_on_again(&h, 22, 2);
+        let p = b.logon_positions();
+        assert_eq!(
+            (p[0].position_e8, p[0].bought_e8, p[0].sold_e8),
+            (7 * S, 7 * S, 0)
+        );
+        // An account that never traded is flat.
+        let c = logged_on(&h, 33, 3);
+        assert_eq!(
+            (
+                c.logon_positions()[0].position_e8,
+                c.logon_positions()[0].bought_e8
+            ),
+            (0, 0)
+        );
+        drop((a, b, c));
         h.stop().unwrap();
     });
 }
