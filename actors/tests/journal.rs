@@ -7,11 +7,12 @@ use actors::execution::journal::{
 };
 use actors::execution::nev::NevConfig;
 use actors::execution::{
-    BlockReason, ExecAction, ExecActions, Execution, ExecutionConfig, Gates, VenueEvent, VenueOrder,
+    BlockReason, ExecAction, ExecActions, ExecError, Execution, ExecutionConfig, Gates, VenueEvent,
+    VenueOrder,
 };
 use actors::sonar::Regime;
 use common::{e8, MS};
-use runtime::msg::{side, Signal};
+use runtime::msg::{order_event_kind as oek, side, Signal};
 use std::fs::OpenOptions;
 use std::path::{Path, PathBuf};
 
@@ -269,16 +270,63 @@ fn recovery_after_a_crash_mid_order() {
     assert_eq!(st3.ignored_tail_bytes, 0);
 }
 
+/// Fills the venue matched that never reached us: the venue's position wins. The correction
+/// is valued at the mid (no P&L from nothing), reported to Sentinel with the absolute
+/// position, and journaled so that the next restart starts from it. Without a mark it waits,
+/// quoting blocked, changing nothing.
 #[test]
 fn reconcile_fixes_the_position_to_the_venue() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("orders.journal");
+    let (mut j, _) = Journal::open(&path, FsyncPolicy::EveryRecord).unwrap();
     let mut y = Execution::new(cfg(), table()).unwrap();
     let mut out = ExecActions::new();
-    y.restore(&Default::default()).unwrap();
-    let s = y.reconcile(&[], Some(e8(3.0)), 0, &mut out).unwrap();
+    y.on_gates(OPEN, 0, &mut out);
+    // A first start, flat, reconciled; the venue says +3.
+    assert!(y.is_reconciled());
+    assert_eq!(
+        y.reconcile(&[], Some(e8(3.0)), 0, &mut out),
+        Err(ExecError::NoMarkForPositionFix(e8(3.0)))
+    );
+    assert!(out.is_empty());
+    assert_eq!(y.position_e8(), 0);
+    assert!(!y.has_mark() && !y.is_reconciled());
+    // Quoting waits: a signal (which gives the mid 1000.05) sends nothing.
+    y.on_signal(&sig(1_000.0, 1_000.10, 0.5), MS, &mut out);
+    assert!(!out.iter().any(|a| matches!(a, ExecAction::SendNew { .. })));
+    assert_eq!(y.metrics().blocked[BlockReason::NotReconciled as usize], 1);
+    assert!(y.has_mark());
+    out.clear();
+    let pnl_before = y.metrics().pnl_gross_inr;
+    let s = y.reconcile(&[], Some(e8(3.0)), 2 * MS, &mut out).unwrap();
     assert_eq!(s.position_fix_e8, e8(3.0));
     assert_eq!(y.position_e8(), e8(3.0));
-    assert!(out.iter().any(|a| matches!(a, ExecAction::Journal(e) if e.kind == jkind::POSITION_FIX && e.fill_qty_e8 == e8(3.0))));
     assert!(y.is_reconciled());
+    let fixes: Vec<_> = out
+        .iter()
+        .filter_map(|a| match a {
+            ExecAction::Report(e) if e.kind == oek::POSITION => {
+                Some((e.qty_e8, e.fill_qty_e8, e.fill_price_e8, e.client_order_id))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(fixes, [(e8(3.0), e8(3.0), e8(1_000.05), 0)]);
+    assert_eq!(y.metrics().pnl_gross_inr, pnl_before);
+    journal_all(&mut j, &mut out, 2 * MS);
+    // The venue agrees now: nothing to fix, but Sentinel is told the position all the same
+    // (it may have missed a fill that the journal has).
+    let s = y.reconcile(&[], Some(e8(3.0)), 3 * MS, &mut out).unwrap();
+    assert_eq!(s.position_fix_e8, 0);
+    assert!(out.iter().any(|a| matches!(a, ExecAction::Report(e)
+        if e.kind == oek::POSITION && (e.qty_e8, e.fill_qty_e8) == (e8(3.0), 0))));
+    journal_all(&mut j, &mut out, 3 * MS);
+    drop(j);
+    // A restart replays the correction.
+    let st = Journal::recover(&path).unwrap();
+    assert_eq!(st.position_e8, e8(3.0));
+    // Bought 3 at the mid ₹1,000.05 (e8).
+    assert_eq!(st.cash_e8, -3 * 100_005 * 1_000_000i128);
 }
 
 #[test]

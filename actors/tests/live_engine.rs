@@ -4,7 +4,8 @@
 //! synthetic market. Checks: market data flows Feed → Oracle → Execution, orders reach the venue
 //! and their acknowledgements come back, Sentinel times round trips; the kill switch cancels
 //! every open order and nothing new leaves afterwards (counted at the venue); an Execution
-//! restarted from its journal reconciles and never reuses a client order id.
+//! restarted from its journal reconciles and never reuses a client order id, and takes the
+//! position the venue reports (fills it never journaled) and tells Sentinel.
 //!
 //! Runs under a watchdog: a hang fails after 120 s instead of blocking CI.
 
@@ -453,6 +454,113 @@ fn live_sentinel_restarts_carry_its_risk_state_on() {
             x.cancels_sent,
             x.modifies_sent,
             x.fills
+        );
+        e.stop_all();
+    });
+}
+
+/// Fills the journal never saw (here: made on Execution's account while Execution was down,
+/// which is what a crash between the venue's Fill and the journal leaves): the restarted
+/// Execution takes the position the venue reports after Logon, journals the correction, and
+/// Sentinel gets the same figure. The kill switch stays set throughout, so no order of
+/// Execution's moves the position meanwhile.
+#[test]
+fn live_a_restarted_execution_takes_the_fills_it_never_saw_from_the_venue() {
+    use runtime::msg::{order_type, side, tif};
+    use venue::client::{ClientConfig, OrderClient};
+    use venue::protocol::{Frame, Logon, NewOrderMsg};
+    watchdog(Duration::from_secs(120), || {
+        let mut e = Engine::start(strategy());
+        let limit = Duration::from_secs(30);
+        let sentinel = |e: &Engine| e.control.sentinel_telemetry().read().unwrap();
+        wait_until(limit, "orders sent", || e.exec().orders_sent >= 3);
+        assert!(e.control.kill("test", "fills behind Execution's back"));
+        wait_until(limit, "Execution halted with no open order", || {
+            e.control.slot(EXECUTION).state() == actor_state::HALTED && e.exec().open_orders == 0
+        });
+        e.stop_actor(EXECUTION);
+        let journaled_e8 = Journal::recover(&e.journal).unwrap().position_e8;
+        wait_until(limit, "Sentinel to agree with the journal", || {
+            sentinel(&e).position_e8 == journaled_e8
+        });
+
+        // Execution's account buys 3 at market while Execution is down (logon retried until
+        // the venue has closed Execution's session).
+        let env = e.env(EXECUTION);
+        let logon = Logon {
+            account: env.account,
+            heartbeat_ms: 0,
+            stp_id: env.stp_id,
+            name: [0; 16],
+        };
+        let t0 = Instant::now();
+        let mut c = loop {
+            match OrderClient::connect(e.venue.order_entry_addr(), logon, ClientConfig::default()) {
+                Ok(c) => break c,
+                Err(err) => {
+                    assert!(t0.elapsed() < limit, "log on as Execution's account: {err}");
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+            }
+        };
+        assert_eq!(
+            c.logon_positions()[0].position_e8,
+            journaled_e8,
+            "the venue's position is the journal's before the fills behind its back"
+        );
+        c.send_new_order(NewOrderMsg {
+            client_order_id: 1 << 40,
+            instrument_id: 1,
+            side: side::BUY,
+            order_type: order_type::MARKET,
+            tif: tif::IOC,
+            price_e8: 0,
+            qty_e8: 3 * 100_000_000,
+            send_ns: 0,
+        })
+        .unwrap();
+        // The order ends with a fill leaving nothing, or with its remainder cancelled.
+        let (mut bought_e8, mut done) = (0i64, false);
+        while !done {
+            assert!(t0.elapsed() < limit, "the market order never ended");
+            c.poll(64, |_, f| match f {
+                Frame::Fill(m) => {
+                    bought_e8 += m.qty_e8;
+                    done |= m.leaves_qty_e8 == 0;
+                }
+                Frame::Cancelled(_) | Frame::Rejected(_) => done = true,
+                _ => {}
+            })
+            .unwrap();
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        assert!(bought_e8 > 0, "the synthetic book had no offer to buy from");
+        drop(c);
+        let venue_e8 = journaled_e8 + bought_e8;
+
+        // Restarted (still killed: it sends nothing), it logs on, reconciles, and takes the
+        // venue's position; Sentinel follows; the journal keeps it for the next restart.
+        let restarted_ns = runtime::clock::monotonic_ns();
+        e.threads[EXECUTION] = Some(e.spawn(EXECUTION));
+        wait_until(
+            limit,
+            "the restarted Execution to take the venue's position",
+            || {
+                let x = e.exec();
+                x.updated_ns > restarted_ns && x.position_e8 == venue_e8
+            },
+        );
+        wait_until(limit, "Sentinel to take the venue's position", || {
+            sentinel(&e).position_e8 == venue_e8
+        });
+        let orders_after = e.venue.counters().requests.load(Ordering::Relaxed);
+        wait_until(limit, "the correction in the journal", || {
+            Journal::recover(&e.journal).unwrap().position_e8 == venue_e8
+        });
+        assert_eq!(e.exec().orders_sent, 0, "a killed Execution sent an order");
+        assert_eq!(
+            e.venue.counters().requests.load(Ordering::Relaxed),
+            orders_after
         );
         e.stop_all();
     });

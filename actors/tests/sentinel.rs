@@ -290,6 +290,46 @@ fn position_notional_and_loss_limits_halt_once_and_hold_lockdown() {
     assert!(lifted(&out));
 }
 
+/// Execution's correction to the venue's position (fills Sentinel never heard of): Sentinel
+/// takes the absolute position, values the change at the report's mark (P&L unmoved, no
+/// trade for the OTR), and a limit it breaches halts at once.
+#[test]
+fn a_position_correction_sets_the_position_and_its_limits_apply() {
+    let c = SentinelConfig {
+        position_limit_e8: 10 * E8,
+        ..cfg()
+    };
+    let mut s = Sentinel::new(c).unwrap();
+    let mut out = SentinelActions::new();
+    // Bought 4 @ ₹100, marked ₹100.
+    s.on_order_event(&fill(1, side::BUY, 4, 100), MS, &mut out);
+    s.on_mark(100 * E8, MS, &mut out);
+    let trades = s.stats().otr.trades;
+    let fix = |position: i64, change: i64, mark: i64| OrderEvent {
+        kind: oek::POSITION,
+        qty_e8: position * E8,
+        fill_qty_e8: change * E8,
+        fill_price_e8: mark * E8,
+        ..Default::default()
+    };
+    // The venue says 7 (Execution's own figure was 5: Sentinel had missed a fill too). The
+    // absolute figure wins; 3 more at ₹100 moves no P&L.
+    s.on_order_event(&fix(7, 2, 100), 2 * MS, &mut out);
+    assert!(out.is_empty());
+    assert_eq!((s.stats().position_e8, s.stats().pnl_e8), (7 * E8, 0));
+    assert_eq!(s.stats().otr.trades, trades);
+    // Mark ₹110: P&L 7 × 10 = ₹70.
+    s.on_mark(110 * E8, 3 * MS, &mut out);
+    assert_eq!(s.stats().pnl_e8, 70 * E8);
+    // Short 12 at ₹110 (sold 19 the venue knows of): past the limit of 10 → halt.
+    s.on_order_event(&fix(-12, -19, 110), 4 * MS, &mut out);
+    assert_eq!(halts(&out), ["position 12 > limit 10"]);
+    assert_eq!(
+        (s.stats().position_e8, s.stats().pnl_e8),
+        (-12 * E8, 70 * E8)
+    );
+}
+
 #[test]
 fn stalled_heartbeat_requests_one_restart() {
     let mut s = Sentinel::new(SentinelConfig {

@@ -294,6 +294,12 @@ pub mod order_event_kind {
     pub const MODIFIED: u8 = 10;
     /// A cancel or modify was refused (e.g. too late to cancel).
     pub const CANCEL_REJECTED: u8 = 11;
+    /// Not an order's: the account's position was corrected to the venue's after a
+    /// reconciliation (fills the venue matched that never reached us). `qty_e8` = the
+    /// position now (absolute, bought − sold), `fill_qty_e8` = the change Execution applied,
+    /// `fill_price_e8` = the mark it was valued at (so the correction moves no P&L);
+    /// `client_order_id` 0.
+    pub const POSITION: u8 = 12;
 }
 
 /// Execution → Sentinel (and the journal): one state change of an order.

@@ -43,7 +43,8 @@ fn signal(pid: u32, sig: i32) {
 }
 
 /// Position and fill count from summing the journal's fill records directly (independent of
-/// `Journal::recover`): buys add, sells subtract, POSITION_FIX records add their signed change.
+/// `Journal::recover`): buys add, sells subtract, position corrections to the venue's
+/// (POSITION, and POSITION_FIX of older journals) add their signed change.
 fn journal_fill_sum(path: &Path) -> (i64, u64) {
     use actors::execution::journal::{
         jkind, FILE_MAGIC, HEADER_LEN as HEADER, RECORD_LEN, RECORD_MARKER as MARKER,
@@ -65,7 +66,7 @@ fn journal_fill_sum(path: &Path) -> (i64, u64) {
                     -ev.fill_qty_e8
                 };
             }
-            jkind::POSITION_FIX => pos += ev.fill_qty_e8,
+            jkind::POSITION_FIX | oek::POSITION => pos += ev.fill_qty_e8,
             _ => {}
         }
     }
@@ -332,6 +333,11 @@ fn chaos(secs: u64, seed: u64) {
         exec.position_e8, sum_e8,
         "Execution's position = sum of fills"
     );
+    // Sentinel too, though it was killed and Execution died between journal and ring: every
+    // reconciliation tells it the absolute position (it publishes every 50 ms).
+    wait_until("Sentinel's position to be the journal's", DEADLINE, || {
+        sentinel_t(&c).position_e8 == sum_e8
+    });
     e.assert_supervisor_alive();
 }
 

@@ -45,7 +45,8 @@ pub mod jkind {
     /// Execution decided to send this order (written before the send).
     pub const INTENT: u8 = 100;
     /// Reconciliation corrected the position: `fill_qty_e8` = signed change,
-    /// `fill_price_e8` = the mark used.
+    /// `fill_price_e8` = the mark used. Journals before 8 Dec 2026; since then the
+    /// correction is a report, [`runtime::msg::order_event_kind::POSITION`], journaled too.
     pub const POSITION_FIX: u8 = 101;
     /// Reconciliation finished; quoting may resume.
     pub const RECONCILED: u8 = 102;
@@ -585,7 +586,7 @@ fn apply(st: &mut RecoveredState, open: &mut BTreeMap<u64, RecoveredOrder>, ev: 
         oek::CANCELLED | oek::REJECTED | jkind::GONE => {
             open.remove(&cid);
         }
-        jkind::POSITION_FIX => {
+        jkind::POSITION_FIX | oek::POSITION => {
             st.position_e8 += ev.fill_qty_e8;
             st.cash_e8 -= ev.fill_qty_e8 as i128 * ev.fill_price_e8 as i128 / PRICE_SCALE as i128;
         }

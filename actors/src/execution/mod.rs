@@ -503,6 +503,8 @@ pub enum ExecError {
     TooManyRecovered(usize, usize),
     #[error("reconciliation needs {0} actions but the buffer has room for {1}: reconcile in smaller batches")]
     ReconcileTooLarge(usize, usize),
+    #[error("the venue's position differs from ours by {0} (e8) and there is no mark price to value the correction at yet: reconcile again after market data")]
+    NoMarkForPositionFix(i64),
 }
 
 /// The Execution state machine.
@@ -574,6 +576,11 @@ impl Execution {
 
     pub fn position_e8(&self) -> i64 {
         self.position_e8
+    }
+
+    /// Whether a mark price (mid, or last trade) is known: a position correction needs one.
+    pub fn has_mark(&self) -> bool {
+        self.mid_e8() > 0
     }
 
     pub fn is_killed(&self) -> bool {
@@ -1007,6 +1014,12 @@ impl Execution {
     /// Compare with the venue's list of our open orders (and, if known, its
     /// position): cancel orphans, close what the venue no longer has, keep the
     /// rest with their 200 ms timers, correct the position. Quoting resumes after.
+    ///
+    /// A position correction is valued at the mark (mid, or last trade), so it moves no
+    /// P&L. With the venue's position known, the result is reported to Sentinel
+    /// ([`oek::POSITION`], the absolute position), changed or not. With no mark yet it fails with
+    /// [`ExecError::NoMarkForPositionFix`] before changing anything, and quoting stays
+    /// blocked (even for an Execution that was reconciled) until a later call succeeds.
     pub fn reconcile(
         &mut self,
         venue: &[VenueOrder],
@@ -1021,6 +1034,12 @@ impl Execution {
         let need = 2 * orphans + self.orders.len() + 2;
         if need > out.remaining() {
             return Err(ExecError::ReconcileTooLarge(need, out.remaining()));
+        }
+        if let Some(p) = venue_position_e8 {
+            if p != self.position_e8 && self.mid_e8() <= 0 {
+                self.reconciled = false;
+                return Err(ExecError::NoMarkForPositionFix(p - self.position_e8));
+            }
         }
         let mut s = ReconcileSummary::default();
         // Local orders: keep those the venue lists, close the others.
@@ -1085,20 +1104,21 @@ impl Execution {
             s.orphans_cancelled += 1;
         }
         if let Some(p) = venue_position_e8 {
+            // Reported even when nothing changes: Sentinel takes the absolute figure, so a fill
+            // it missed (this process died between journal and ring) is made good as well.
             let delta = p - self.position_e8;
-            if delta != 0 {
-                let mark = self.mid_e8();
-                self.position_e8 = p;
-                self.cash_e8 -= delta as i128 * mark as i128 / PRICE_SCALE as i128;
-                let ev = OrderEvent {
-                    fill_qty_e8: delta,
-                    fill_price_e8: mark,
-                    kind: jkind::POSITION_FIX,
-                    ..self.event_base(now_ns)
-                };
-                out.push(ExecAction::Journal(ev));
-                s.position_fix_e8 = delta;
-            }
+            let mark = self.mid_e8();
+            self.position_e8 = p;
+            self.cash_e8 -= delta as i128 * mark as i128 / PRICE_SCALE as i128;
+            let ev = OrderEvent {
+                qty_e8: p,
+                fill_qty_e8: delta,
+                fill_price_e8: mark,
+                kind: oek::POSITION,
+                ..self.event_base(now_ns)
+            };
+            out.push(ExecAction::Report(ev));
+            s.position_fix_e8 = delta;
         }
         let ev = OrderEvent {
             kind: jkind::RECONCILED,

@@ -11,12 +11,19 @@
 //! a session when the session closes (cancel on disconnect, `venue::sim::SimVenue::close_session`),
 //! and it refuses a second session of the same account while the first is open. So once a new
 //! Logon is accepted the venue holds none of our orders, and the wrapper reconciles against an
-//! empty list (`reconcile(&[], None)`): every journaled open order is closed as gone, quoting
-//! resumes, and new client order ids continue after the journal's highest (no duplicates).
-//! What this cannot see: a fill the venue sent on the old session that never reached the
-//! journal (the process died between the venue's fill and our read). Closing that hole needs
-//! the venue to report, after Logon, the account's position and its open orders (or fills
-//! since a sequence number): see the crate's report to the venue's owner.
+//! empty list: every journaled open order is closed as gone, quoting resumes, and new client
+//! order ids continue after the journal's highest (no duplicates).
+//!
+//! A fill the venue sent on the old session that never reached the journal (the process died
+//! between the venue's fill and our read) is not lost: after `LogonAck` the venue reports the
+//! account's position in each instrument, counting every fill it matched
+//! (`OrderClient::logon_positions`), and the reconciliation takes it
+//! (`reconcile(&[], Some(venue_position))`). A correction is valued at the mark, so it moves
+//! no P&L, and journaled; the position, corrected or not, is reported to Sentinel as
+//! `order_event_kind::POSITION` (absolute: a fill Sentinel missed is made good too), whose
+//! limits apply at once. Without market data yet there is no mark: quoting
+//! stays blocked and the reconciliation is tried again once there is one. A position that
+//! differs is reconciled on a first start too (a journal from another venue day, or none).
 //!
 //! The same path runs when the connection drops while running: the journal is re-read, the
 //! state restored, and nothing is quoted until the next Logon has been reconciled.
@@ -108,6 +115,12 @@ pub struct ExecutionActor {
     queued_deadlines_ns: Vec<u64>,
     tracked: [Tracked; TRACKED],
     needs_reconcile: bool,
+    /// Our instrument's position as the venue reported it at the last Logon (`None`: not
+    /// reported, or no session).
+    venue_position_e8: Option<i64>,
+    /// The last reconciliation could not value a position correction (no market data yet):
+    /// it is tried again once there is a mark.
+    reconcile_waits_for_mark: bool,
     lost: bool,
     journal_failed: bool,
     next_connect_ns: u64,
@@ -218,6 +231,8 @@ impl ExecutionActor {
             queued_deadlines_ns: Vec::with_capacity(crate::execution::EXEC_ACTIONS),
             tracked: [Tracked::default(); TRACKED],
             needs_reconcile,
+            venue_position_e8: None,
+            reconcile_waits_for_mark: false,
             lost: false,
             journal_failed: false,
             next_connect_ns: 0,
@@ -283,10 +298,22 @@ impl ExecutionActor {
         };
         match OrderClient::connect_with_clock(addr, self.logon, cfg, now_ns) {
             Ok(c) => {
+                self.venue_position_e8 = c
+                    .logon_positions()
+                    .iter()
+                    .find(|p| p.instrument_id == self.instrument_id)
+                    .map(|p| p.position_e8);
                 self.client = Some(c);
                 self.logons += 1;
                 self.backoff_ns = RECONNECT_MIN_NS;
-                if self.needs_reconcile {
+                // A position that differs from ours (fills matched after our last journal
+                // record, or a journal from another venue day) is reconciled even on a first
+                // start: quoting on a wrong position would misjudge every limit.
+                let position_differs = self
+                    .venue_position_e8
+                    .is_some_and(|p| p != self.exec.position_e8());
+                if self.needs_reconcile || position_differs {
+                    self.needs_reconcile = true;
                     self.reconcile(now_ns());
                 }
                 1
@@ -303,13 +330,23 @@ impl ExecutionActor {
     }
 
     /// After an accepted Logon the venue holds none of our orders (cancel on disconnect; see
-    /// the module documentation): reconcile against the empty list.
+    /// the module documentation): reconcile against the empty list and the position the
+    /// venue reported.
     fn reconcile(&mut self, now: u64) {
-        match self.exec.reconcile(&[], None, now, &mut self.xo) {
+        self.reconcile_waits_for_mark = false;
+        match self
+            .exec
+            .reconcile(&[], self.venue_position_e8, now, &mut self.xo)
+        {
             Ok(_) => {
                 self.needs_reconcile = false;
                 self.reconciliations += 1;
                 self.handle_actions(now, false);
+            }
+            Err(crate::execution::ExecError::NoMarkForPositionFix(_)) => {
+                // Quoting stays blocked; `poll` tries again once market data gives a mark.
+                self.reconcile_waits_for_mark = true;
+                self.xo.clear();
             }
             Err(_) => {
                 // Cannot happen with an empty venue list (it needs one action per local order
@@ -319,10 +356,21 @@ impl ExecutionActor {
         }
     }
 
+    /// A reconciliation that waited for a mark price, once market data has given one.
+    fn retry_reconcile(&mut self, now: u64) -> usize {
+        if !self.reconcile_waits_for_mark || self.client.is_none() || !self.exec.has_mark() {
+            return 0;
+        }
+        self.reconcile(now);
+        1
+    }
+
     /// The session is gone: the venue cancels our orders; rebuild from the journal and wait
     /// for the next Logon to reconcile.
     fn lose_session(&mut self, now: u64) {
         self.client = None;
+        self.venue_position_e8 = None;
+        self.reconcile_waits_for_mark = false;
         self.lost = false;
         self.next_connect_ns = now + self.backoff_ns;
         self.backoff_ns = (self.backoff_ns * 2).min(RECONNECT_MAX_NS);
@@ -805,6 +853,7 @@ impl Actor for ExecutionActor {
         }
         work += self.drain_venue();
         work += self.drain_md(now);
+        work += self.retry_reconcile(now);
         work += self.drain_signals(true);
         work += self.drain_intents(true);
         let t = now_ns();
@@ -826,6 +875,7 @@ impl Actor for ExecutionActor {
         }
         work += self.drain_venue();
         work += self.drain_md(now);
+        work += self.retry_reconcile(now);
         work += self.drain_signals(false);
         work += self.drain_intents(false);
         let t = now_ns();

@@ -483,6 +483,7 @@ impl Sentinel {
                     self.on_fill(ev, now_ns, out);
                 }
             }
+            oek::POSITION => self.on_position(ev, now_ns, out),
             _ => {}
         }
         self.check_otr(now_ns, out);
@@ -576,6 +577,20 @@ impl Sentinel {
         let q = ev.fill_qty_e8 as i128;
         self.position_e8 = (self.position_e8 as i128 + sign * q) as i64;
         self.cash_e8 -= sign * q * ev.fill_price_e8 as i128 / runtime::msg::PRICE_SCALE as i128;
+        if self.mark_e8 == 0 {
+            self.mark_e8 = ev.fill_price_e8;
+        }
+        self.check_limits(now_ns, out);
+    }
+
+    /// Execution corrected the position to the venue's (fills it never heard of). The
+    /// report carries the position itself, so Sentinel lands on the venue's figure even if
+    /// it had drifted from Execution's; the change is valued at the report's mark, as
+    /// Execution did, and is not a trade for the OTR. Limits apply at once.
+    fn on_position(&mut self, ev: &OrderEvent, now_ns: u64, out: &mut SentinelActions) {
+        let delta = ev.qty_e8 as i128 - self.position_e8 as i128;
+        self.position_e8 = ev.qty_e8;
+        self.cash_e8 -= delta * ev.fill_price_e8 as i128 / runtime::msg::PRICE_SCALE as i128;
         if self.mark_e8 == 0 {
             self.mark_e8 = ev.fill_price_e8;
         }
