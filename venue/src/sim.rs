@@ -300,9 +300,7 @@ impl SimVenue {
             self.sessions[i] = Some(s);
             return Ok(i as SessionId);
         }
-        if self.sessions.len() >= self.max_sessions {
-            return Err(SessionError::TooMany);
-        }
+        // (No free slot and the table full was refused above.)
         self.sessions.push(Some(s));
         Ok((self.sessions.len() - 1) as SessionId)
     }
@@ -492,15 +490,19 @@ impl SimVenue {
     pub fn positions(&self, account: u32) -> Vec<AccountPosition> {
         match self.positions.iter().find(|p| p.0 == account) {
             Some(p) => p.1.clone(),
-            None => self
-                .published
-                .iter()
-                .map(|p| AccountPosition {
-                    instrument_id: p.0,
-                    ..Default::default()
-                })
-                .collect(),
+            None => self.flat_book(),
         }
+    }
+
+    /// Every instrument at zero, in instrument order.
+    fn flat_book(&self) -> Vec<AccountPosition> {
+        self.published
+            .iter()
+            .map(|p| AccountPosition {
+                instrument_id: p.0,
+                ..Default::default()
+            })
+            .collect()
     }
 
     /// The account's entry, made on first use; `None` when [`ACCOUNTS_MAX`] accounts have one.
@@ -511,14 +513,7 @@ impl SimVenue {
                 if self.positions.len() >= ACCOUNTS_MAX {
                     return None;
                 }
-                let book = self
-                    .published
-                    .iter()
-                    .map(|p| AccountPosition {
-                        instrument_id: p.0,
-                        ..Default::default()
-                    })
-                    .collect();
+                let book = self.flat_book();
                 self.positions.push((account, book));
                 self.positions.len() - 1
             }
